@@ -1,0 +1,185 @@
+"""The config schema every experiment starts from, `get_config(arg)` parsing, and validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+import ml_collections
+
+
+class ConfigError(ValueError):
+  """A config field is unknown, of the wrong type or impossible; the message names the field."""
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Every top-level field, with its default. Experiments change values; they never add fields.
+
+  Model fields (`generator.*`, `discriminator.*`) are the fields of the Flax module named by
+  `name`, checked against that module by `validate`.
+  """
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.num_steps = 1000                 # generator updates
+  c.batch_size = 64                  # global; discriminator examples per update (packs of `pack`)
+  c.n_critic = 1                     # discriminator updates per generator update
+  c.pack = 1                         # PacGAN: samples the discriminator judges jointly
+  c.latent_dim = 128
+  c.loss = 'non_saturating'
+  c.gp_weight = 0.0                  # WGAN-GP gradient penalty
+  c.r1_weight = 0.0                  # R1 penalty on real data
+  c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
+
+  c.dataset = ml_collections.ConfigDict()
+  c.dataset.name = 'grid'
+  c.dataset.num_train = 100_000      # toy datasets: size of the fixed training set
+
+  c.generator = ml_collections.ConfigDict({'name': 'mlp'})
+  c.discriminator = ml_collections.ConfigDict({'name': 'mlp'})
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.g_lr = 2e-4
+  c.optim.d_lr = 2e-4
+  c.optim.g_b1 = 0.5
+  c.optim.g_b2 = 0.999
+  c.optim.d_b1 = 0.5
+  c.optim.d_b2 = 0.999
+  c.optim.schedule = 'constant'      # or 'linear': decay to 0 at num_steps
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.num_samples = 2500
+
+  c.log_every = 100
+  c.eval_every = 1000
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  return c
+
+
+def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
+  """Parses a config-file argument, `"runlocal,pack=2"`, typed by `defaults`.
+
+  A bare name sets a boolean to True. A name not in `defaults` is an error.
+  """
+  out = ml_collections.ConfigDict(defaults)
+  for item in filter(None, (arg or '').split(',')):
+    key, _, value = item.partition('=')
+    if key not in defaults:
+      raise ConfigError(f"config argument '{key}': unknown; known: {sorted(defaults)}")
+    default = defaults[key]
+    if not _:
+      if not isinstance(default, bool):
+        raise ConfigError(f"config argument '{key}' needs a value: {key}=...")
+      out[key] = True
+    elif isinstance(default, bool):
+      out[key] = value.lower() in ('1', 'true', 'yes')
+    else:
+      try:
+        out[key] = type(default)(value)
+      except ValueError:
+        raise ConfigError(
+            f"config argument '{key}={value}': expected {type(default).__name__}") from None
+  return out
+
+
+def _check_type(path: str, value: Any, expected: Any) -> None:
+  """Raises unless `value` fits `expected` (a default value, or a type annotation)."""
+  if isinstance(expected, type):
+    kind = expected
+  elif typing.get_origin(expected) in (tuple, typing.Union) or expected is Any:
+    return  # Shapes and optional fields: the module checks them.
+  elif isinstance(expected, str):
+    kind = {'int': int, 'float': float, 'str': str, 'bool': bool}.get(expected)
+    if kind is None:
+      return
+  else:
+    kind = type(expected)
+  ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+  if kind is float and isinstance(value, int) and not isinstance(value, bool):
+    ok = True
+  if kind in (tuple, list) and isinstance(value, (tuple, list)):
+    ok = True
+  if not ok:
+    raise ConfigError(f'config.{path}: expected {kind.__name__}, got {value!r}')
+
+
+def _check_fields(prefix: str, config: ml_collections.ConfigDict,
+                  schema: ml_collections.ConfigDict) -> None:
+  for key, value in config.items():
+    path = f'{prefix}{key}'
+    if key not in schema:
+      raise ConfigError(f'config.{path}: unknown field; known: {sorted(schema.keys())}')
+    if isinstance(schema[key], ml_collections.ConfigDict) and key not in ('generator',
+                                                                          'discriminator'):
+      if not isinstance(value, ml_collections.ConfigDict):
+        raise ConfigError(f'config.{path}: expected a group of fields, got {value!r}')
+      _check_fields(path + '.', value, schema[key])
+    elif not isinstance(schema[key], ml_collections.ConfigDict):
+      _check_type(path, value, schema[key])
+
+
+def _check_model(role: str, model: ml_collections.ConfigDict, registry: dict[str, Any]) -> None:
+  name = model.get('name')
+  if name not in registry:
+    raise ConfigError(f"config.{role}.name: unknown model {name!r}; known: {sorted(registry)}")
+  module = registry[name]
+  fields = {f.name: f for f in dataclasses.fields(module)
+            if f.init and f.name not in ('parent', 'name')}
+  hints = typing.get_type_hints(module)
+  for key, value in model.items():
+    if key == 'name':
+      continue
+    if key not in fields or key in module.data_fields:
+      settable = sorted(set(fields) - set(module.data_fields))
+      raise ConfigError(f'config.{role}.{key}: not a field of {module.__name__}; known: {settable}')
+    _check_type(f'{role}.{key}', value, hints.get(key, Any))
+  if hasattr(module, 'check_config'):
+    module.check_config(role, model)
+
+
+def _positive(config: ml_collections.ConfigDict, *paths: str) -> None:
+  for path in paths:
+    value = config
+    for part in path.split('.'):
+      value = value[part]
+    if value <= 0:
+      raise ConfigError(f'config.{path}: must be positive, got {value}')
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks names, types and sizes; raises `ConfigError` naming the first bad field.
+
+  Runs before anything is built or compiled, so a typo costs seconds, not a compile.
+  """
+  from gan_jax import data, losses, models  # Registries; imported here to avoid a cycle.
+
+  _check_fields('', config, base_config())
+  if config.loss not in losses.LOSSES:
+    raise ConfigError(f'config.loss: unknown loss {config.loss!r}; known: {sorted(losses.LOSSES)}')
+  if config.optim.schedule not in ('constant', 'linear'):
+    raise ConfigError(f"config.optim.schedule: {config.optim.schedule!r}; use 'constant' or 'linear'")
+  if config.dataset.name not in data.DATASETS:
+    raise ConfigError(
+        f'config.dataset.name: unknown dataset {config.dataset.name!r}; known: {sorted(data.DATASETS)}')
+  _check_model('generator', config.generator, models.GENERATORS)
+  _check_model('discriminator', config.discriminator, models.DISCRIMINATORS)
+  _positive(config, 'num_steps', 'batch_size', 'n_critic', 'pack', 'latent_dim', 'log_every',
+            'eval_every', 'checkpoint_every', 'keep_checkpoints', 'eval.num_samples',
+            'dataset.num_train', 'optim.g_lr', 'optim.d_lr')
+  for path in ('gp_weight', 'r1_weight'):
+    if config[path] < 0:
+      raise ConfigError(f'config.{path}: must be >= 0, got {config[path]}')
+  if not 0.0 <= config.ema_decay < 1.0:
+    raise ConfigError(f'config.ema_decay: must be in [0, 1), got {config.ema_decay}')
+  for path in ('g_b1', 'g_b2', 'd_b1', 'd_b2'):
+    if not 0.0 <= config.optim[path] < 1.0:
+      raise ConfigError(f'config.optim.{path}: must be in [0, 1), got {config.optim[path]}')
+
+
+def check_devices(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """The global batch must split evenly over devices (packs are never split)."""
+  if config.batch_size % num_devices:
+    raise ConfigError(
+        f'config.batch_size: {config.batch_size} is not divisible by the {num_devices} devices; '
+        f'use a multiple of {num_devices}')

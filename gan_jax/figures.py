@@ -1,0 +1,30 @@
+"""Figures written at evaluation time, as RGB arrays for TensorBoard and PNG files."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def toy_samples(samples: np.ndarray, data: np.ndarray, centers: np.ndarray,
+                title: str) -> np.ndarray:
+  """Generated 2-D samples over the training data, mode centres marked: [H, W, 3] uint8."""
+  fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+  ax.scatter(data[:, 0], data[:, 1], s=2, c='0.75', label='data', rasterized=True)
+  ax.scatter(samples[:, 0], samples[:, 1], s=2, c='tab:blue', alpha=0.6, label='generated')
+  ax.scatter(centers[:, 0], centers[:, 1], s=60, marker='x', c='tab:red', label='mode centres')
+  lim = 1.5 * np.abs(centers).max()
+  ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect='equal', title=title)
+  ax.legend(loc='upper right', fontsize=7, markerscale=2)
+  fig.tight_layout()
+  fig.canvas.draw()
+  image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+  plt.close(fig)
+  return image
+
+
+def save_png(path: str, image: np.ndarray) -> None:
+  plt.imsave(path, image)

@@ -1,0 +1,3 @@
+"""Evaluation metrics."""
+
+from gan_jax.metrics.modes import mode_metrics

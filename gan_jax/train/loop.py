@@ -1,0 +1,143 @@
+"""`train_and_evaluate(config, workdir)`: the training loop, logging, evaluation and checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+from clu import metric_writers, periodic_actions
+
+from gan_jax import data, figures, metrics, models, parallel
+from gan_jax.config import check_devices, validate
+from gan_jax.train.checkpoint import Checkpointer
+from gan_jax.train.state import GANState, apply_model, create_state, param_count
+from gan_jax.train.step import make_train_step
+from gan_jax.train.writers import JsonlWriter
+
+
+class NonFiniteLossError(FloatingPointError):
+  """A loss became NaN or infinite; the run stops, keeping its last good checkpoint."""
+
+
+def _flatten(config: ml_collections.ConfigDict, prefix: str = '') -> dict[str, Any]:
+  out = {}
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      out.update(_flatten(value, f'{prefix}{key}.'))
+    else:
+      out[f'{prefix}{key}'] = str(value) if isinstance(value, (tuple, list)) else value
+  return out
+
+
+def make_sampler(config: ml_collections.ConfigDict, generator):
+  """`sample(g_params, g_batch_stats) -> [eval.num_samples, ...]`, always from the same latents."""
+  eval_key = jax.random.fold_in(jax.random.key(config.seed), 0xE7A1)  # A stream of its own.
+  z = jax.random.normal(eval_key, (config.eval.num_samples, config.latent_dim))
+
+  @jax.jit
+  def sample(g_params, g_batch_stats):
+    return apply_model(generator, g_params, g_batch_stats, z, train=False)[0]
+  return sample
+
+
+def evaluate(config: ml_collections.ConfigDict, state: GANState, sample, dataset,
+             workdir: str, writer: metric_writers.MetricWriter) -> dict[str, float]:
+  """Scores the EMA generator and writes its figure; returns the scalars."""
+  step = int(state.step)
+  samples = np.asarray(jax.device_get(sample(state.g_ema_params, state.g_batch_stats)))
+  centers, std = dataset.modes
+  scores = metrics.mode_metrics(samples, centers, std)
+  title = (f'step {step}: {scores["modes_covered"]:.0f}/{len(centers)} modes, '
+           f'{100 * scores["high_quality_fraction"]:.1f}% high quality')
+  image = figures.toy_samples(samples, dataset.points[:5000], centers, title)
+  if jax.process_index() == 0:
+    figures.save_png(os.path.join(workdir, f'samples_{step:07d}.png'), image)
+  writer.write_images(step, {'samples': image[None]})
+  return {f'eval/{k}': v for k, v in scores.items()}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Trains the GAN a config describes in `workdir`, resuming from its latest checkpoint.
+
+  Returns the last evaluation's scalars, with the paths of the figure and logs.
+  """
+  validate(config)
+  check_devices(config, jax.device_count())
+  os.makedirs(workdir, exist_ok=True)
+  dataset = data.build(config)
+  generator, discriminator = models.build(config, dataset.shape)
+  mesh = parallel.make_mesh()
+
+  state = create_state(config, generator, discriminator, dataset.shape)
+  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+  if checkpointer.latest_step() is not None:
+    state = checkpointer.restore(state)
+    logging.info('Resumed from %s at step %d.', checkpointer.directory, int(state.step))
+  start_step = int(state.step)
+  state = parallel.replicate(state, mesh)
+
+  is_main = jax.process_index() == 0
+  writer = metric_writers.create_default_writer(workdir, just_logging=not is_main)
+  jsonl_path = os.path.join(workdir, 'metrics.jsonl')
+  if is_main:
+    writer = metric_writers.MultiWriter([writer, JsonlWriter(jsonl_path, start_step)])
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=2))
+  if start_step == 0:
+    writer.write_hparams(_flatten(config))
+  logging.info('Generator: %d parameters; discriminator: %d; %d devices.',
+               param_count(state.g_params), param_count(state.d_params), jax.device_count())
+
+  train_step = make_train_step(config, generator, discriminator, mesh)
+  sample = make_sampler(config, generator)
+  report = periodic_actions.ReportProgress(num_train_steps=config.num_steps, writer=writer,
+                                           every_steps=config.log_every, every_secs=None)
+  eval_scalars: dict[str, float] = {}
+  start_time = time.time()
+  try:
+    for step in range(start_step + 1, config.num_steps + 1):
+      batch = parallel.shard_batch(dataset.batch(step - 1), mesh)
+      state, train_metrics = train_step(state, batch)
+      report(step)
+      last = step == config.num_steps
+      log, save = step % config.log_every == 0 or last, step % config.checkpoint_every == 0 or last
+      scalars = {}
+      if log or save:  # Only here does the loop wait for the device.
+        # Checked before every save, so that every checkpoint kept is a good one.
+        scalars = jax.device_get(train_metrics)
+        bad = [k for k, v in scalars.items() if not np.isfinite(v)]
+        if bad:
+          writer.write_scalars(step, scalars)
+          good = checkpointer.latest_step()
+          kept = (f'keeping the last good checkpoint (step {good}) in {checkpointer.directory}'
+                  if good is not None else 'no checkpoint was written yet')
+          raise NonFiniteLossError(f'step {step}: {", ".join(sorted(bad))} not finite; stopped, {kept}')
+        if not log:
+          scalars = {}
+      if step % config.eval_every == 0 or last:
+        eval_scalars = evaluate(config, state, sample, dataset, workdir, writer)
+        scalars.update(eval_scalars)
+      if scalars:
+        writer.write_scalars(step, scalars)
+      if save:
+        checkpointer.save(step, state)
+  finally:
+    checkpointer.close()  # Waits for a save in flight.
+    writer.flush()
+    writer.close()
+
+  final_step = int(state.step)
+  return {
+      'step': final_step,
+      **eval_scalars,
+      'seconds': time.time() - start_time,
+      'figure': os.path.join(workdir, f'samples_{final_step:07d}.png'),
+      'metrics': jsonl_path,
+      'checkpoints': checkpointer.directory,
+  }

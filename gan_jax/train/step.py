@@ -1,0 +1,135 @@
+"""The training step: `n_critic` discriminator updates, one generator update, the EMA update."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from jax import lax
+from jax.sharding import Mesh, PartitionSpec as P
+
+from gan_jax import losses
+from gan_jax.train.state import GANState, apply_model
+
+Metrics = dict[str, jax.Array]
+
+
+def pack(x: jax.Array, k: int) -> jax.Array:
+  """PacGAN: concatenates each run of k consecutive samples along the last (feature) axis."""
+  if k == 1:
+    return x
+  n, *rest = x.shape
+  x = jnp.moveaxis(x.reshape(n // k, k, *rest), 1, -2)
+  return x.reshape(n // k, *rest[:-1], k * rest[-1])
+
+
+def per_example_keys(key: jax.Array, n: int, axis_name: str | None) -> jax.Array:
+  """One key per example, from its index in the global batch.
+
+  Folding in the global index (device index * local size + position) decorrelates devices,
+  as fold_in(axis_index) would, and also makes the run independent of the device count.
+  """
+  offset = lax.axis_index(axis_name) * n if axis_name else 0
+  return jax.vmap(jax.random.fold_in, (None, 0))(key, offset + jnp.arange(n))
+
+
+def gan_update(state: GANState, real: jax.Array, *, config: ml_collections.ConfigDict,
+               generator: nn.Module, discriminator: nn.Module,
+               axis_name: str | None) -> tuple[GANState, Metrics]:
+  """One step on this device's share of the batch, `real`: [n_critic, samples, *data shape].
+
+  With `axis_name`, gradients, batch statistics and metrics are averaged over that axis.
+  """
+  loss = losses.LOSSES[config.loss]
+  num_samples = real.shape[1]
+  step_key = jax.random.fold_in(state.key, state.step)
+
+  def device_mean(tree):
+    return lax.pmean(tree, axis_name) if axis_name else tree
+
+  def generate(g_params, g_batch_stats, key):
+    z_keys = per_example_keys(key, num_samples, axis_name)
+    z = jax.vmap(lambda k: jax.random.normal(k, (config.latent_dim,)))(z_keys)
+    return apply_model(generator, g_params, g_batch_stats, z)
+
+  def d_objective(d_params, d_batch_stats, real_x, fake_x, key):
+    real_x, fake_x = pack(real_x, config.pack), pack(fake_x, config.pack)
+    real_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, real_x)
+    fake_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, fake_x)
+    adversarial = loss.d_loss(real_logits, fake_logits)
+    metrics = {'d_real': jnp.mean(real_logits), 'd_fake': jnp.mean(fake_logits),
+               'd_adversarial_loss': adversarial}
+    d_loss = adversarial
+
+    def critic(x):
+      return apply_model(discriminator, d_params, d_batch_stats, x, train=False)[0]
+
+    if config.gp_weight:
+      mix_keys = per_example_keys(key, real_x.shape[0], axis_name)
+      mix = jax.vmap(jax.random.uniform)(mix_keys)
+      metrics['gp'] = losses.gradient_penalty(critic, real_x, fake_x, mix)
+      d_loss += config.gp_weight * metrics['gp']
+    if config.r1_weight:
+      metrics['r1'] = losses.r1_penalty(critic, real_x)
+      d_loss += 0.5 * config.r1_weight * metrics['r1']
+    metrics['d_loss'] = d_loss
+    return d_loss, (d_batch_stats, metrics)
+
+  def d_update(carry, inputs):
+    d_params, d_opt_state, d_batch_stats = carry
+    real_x, key = inputs
+    # The generator's batch-stat updates from this pass are dropped: only its own step counts.
+    fake_x, _ = generate(state.g_params, state.g_batch_stats, jax.random.fold_in(key, 0))
+    grads, (d_batch_stats, metrics) = jax.grad(d_objective, has_aux=True)(
+        d_params, d_batch_stats, real_x, lax.stop_gradient(fake_x), jax.random.fold_in(key, 1))
+    grads = device_mean(grads)
+    updates, d_opt_state = state.d_tx.update(grads, d_opt_state, d_params)
+    metrics['d_grad_norm'] = optax.tree.norm(grads)
+    return (optax.apply_updates(d_params, updates), d_opt_state, d_batch_stats), metrics
+
+  d_keys = jax.vmap(jax.random.fold_in, (None, 0))(step_key, jnp.arange(config.n_critic))
+  (d_params, d_opt_state, d_batch_stats), d_metrics = lax.scan(
+      d_update, (state.d_params, state.d_opt_state, state.d_batch_stats), (real, d_keys))
+
+  def g_objective(g_params):
+    fake_x, g_batch_stats = generate(g_params, state.g_batch_stats,
+                                     jax.random.fold_in(step_key, config.n_critic))
+    fake_logits, _ = apply_model(discriminator, d_params, d_batch_stats, pack(fake_x, config.pack))
+    return loss.g_loss(fake_logits), g_batch_stats
+
+  (g_loss, g_batch_stats), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
+  g_grads = device_mean(g_grads)
+  updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+  g_params = optax.apply_updates(state.g_params, updates)
+  g_ema_params = optax.incremental_update(g_params, state.g_ema_params, 1.0 - config.ema_decay)
+
+  new_state = state.replace(
+      step=state.step + 1, g_params=g_params, d_params=d_params, g_ema_params=g_ema_params,
+      g_batch_stats=device_mean(g_batch_stats), d_batch_stats=device_mean(d_batch_stats),
+      g_opt_state=g_opt_state, d_opt_state=d_opt_state)
+  # Metrics of the last discriminator update, and of the generator update.
+  metrics = jax.tree.map(lambda m: m[-1], d_metrics)
+  metrics.update(g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads))
+  return new_state, device_mean(metrics)
+
+
+def make_train_step(config: ml_collections.ConfigDict, generator: nn.Module,
+                    discriminator: nn.Module,
+                    mesh: Mesh) -> Callable[[GANState, jax.Array], tuple[GANState, Metrics]]:
+  """`train_step(state, batch) -> (state, metrics)`, compiled once for all devices of `mesh`.
+
+  The state is replicated and donated; the batch is sharded along its sample axis over the
+  mesh's `data` axis.
+  """
+  per_device = functools.partial(gan_update, config=config, generator=generator,
+                                 discriminator=discriminator, axis_name='data')
+  # check_vma=False gives pmap's semantics: gradients inside are per-device, and the explicit
+  # pmean averages them (with check_vma=True, grad would already sum replicated params' grads).
+  step = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), P(None, 'data')),
+                       out_specs=(P(), P()), check_vma=False)
+  return jax.jit(step, donate_argnums=0)

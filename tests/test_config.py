@@ -1,0 +1,112 @@
+"""Config arguments, validation errors that name the field, and launch.py's bad-input messages."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from experiments import gan_grid, gan_ring
+from gan_jax.config import ConfigError, check_devices, parse_arg, validate
+
+
+def test_parse_arg():
+  arg = parse_arg('runlocal,pack=2', pack=1, seed=0, runlocal=False)
+  assert arg.pack == 2 and arg.runlocal is True and arg.seed == 0
+  with pytest.raises(ConfigError, match="'pakc'"):
+    parse_arg('pakc=2', pack=1)
+  with pytest.raises(ConfigError, match="'pack=two'"):
+    parse_arg('pack=two', pack=1)
+
+
+@pytest.mark.parametrize('module', [gan_ring, gan_grid])
+@pytest.mark.parametrize('arg', [None, 'runlocal', 'demo', 'pack=4,seed=3'])
+def test_experiments_validate(module, arg):
+  validate(module.get_config(arg))
+
+
+def test_pacgan_protocol():
+  c = gan_grid.get_config('pack=3')
+  assert c.dataset.name == 'grid' and c.pack == 3 and c.batch_size == 100
+  assert c.num_steps == 400_000 and c.latent_dim == 2
+  assert (c.optim.g_lr, c.optim.g_b1) == (1e-4, 0.8)
+  assert c.generator.hidden == (400, 400) and c.generator.activation == 'relu'
+  assert c.discriminator.hidden == (200, 200) and c.discriminator.maxout_k == 5
+  assert gan_ring.get_config().dataset.name == 'ring'
+
+
+@pytest.mark.parametrize('path,value,message', [
+    ('loss', 'hing', "config.loss: unknown loss 'hing'"),
+    ('batch_size', 0, 'config.batch_size: must be positive'),
+    ('batch_size', -4, 'config.batch_size: must be positive'),
+    ('batch_size', 'many', 'config.batch_size: expected int'),
+    ('optim.g_lr', 'fast', 'config.optim.g_lr: expected float'),
+    ('optim.schedule', 'cosine', 'config.optim.schedule'),
+    ('ema_decay', 1.0, 'config.ema_decay'),
+    ('dataset.name', 'spiral', "config.dataset.name: unknown dataset 'spiral'"),
+    ('generator.name', 'dcgan9', "config.generator.name: unknown model 'dcgan9'"),
+    ('discriminator.activation', 'tanh', 'config.discriminator.activation'),
+])
+def test_validate_names_the_field(path, value, message):
+  config = gan_grid.get_config('runlocal')
+  *parents, leaf = path.split('.')
+  node = config
+  for p in parents:
+    node = node[p]
+  with node.ignore_type():
+    node[leaf] = value
+  with pytest.raises(ConfigError, match=message.replace('(', r'\(')):
+    validate(config)
+
+
+def test_unknown_fields():
+  config = gan_grid.get_config('runlocal')
+  config.lerning_rate = 0.1
+  with pytest.raises(ConfigError, match='config.lerning_rate: unknown field'):
+    validate(config)
+  config = gan_grid.get_config('runlocal')
+  config.generator.widths = (3,)
+  with pytest.raises(ConfigError, match='config.generator.widths: not a field of MLPGenerator'):
+    validate(config)
+  config = gan_grid.get_config('runlocal')
+  config.generator.out_shape = (3,)  # Comes from the dataset, not the config.
+  with pytest.raises(ConfigError, match='config.generator.out_shape'):
+    validate(config)
+
+
+def test_batch_must_divide_over_devices():
+  config = gan_grid.get_config('runlocal')
+  check_devices(config, 4)
+  with pytest.raises(ConfigError, match='config.batch_size: 100 is not divisible by the 8 devices'):
+    check_devices(config, 8)
+
+
+def launch(*args, devices=1):
+  env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+  return subprocess.run([sys.executable, 'launch.py', *args], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize('args,devices,message', [
+    (['--config', 'experiments/nope.py'], 1, 'nope.py'),
+    (['--config', 'experiments/gan_grid.py:runlocal', '--config.loss=hing'], 1,
+     "config.loss: unknown loss 'hing'"),
+    (['--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=0'], 1,
+     'config.batch_size: must be positive'),
+    (['--config', 'experiments/gan_grid.py:runlocal', '--config.optim.g_lrr=1e-3'], 1,
+     'g_lrr'),
+    (['--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=ten'], 1,
+     'batch_size'),
+    (['--config', 'experiments/gan_grid.py:runlocal,pakc=2'], 1, "'pakc'"),
+    (['--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=6'], 4,
+     'config.batch_size: 6 is not divisible by the 4 devices'),
+])
+def test_launch_bad_input_one_clear_line(tmp_path, args, devices, message):
+  result = launch(*args, '--workdir', str(tmp_path / 'w'), devices=devices)
+  assert result.returncode != 0
+  assert 'Traceback' not in result.stderr, result.stderr
+  error_lines = [l for l in result.stderr.splitlines() if 'error' in l.lower()]
+  assert len(error_lines) == 1, result.stderr
+  assert message in error_lines[0]
+  assert not (tmp_path / 'w' / 'checkpoints').exists()  # Failed before anything was built.

@@ -1,0 +1,99 @@
+"""The compiled step: 1 device and 8 devices give the same new state; packing; EMA."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import Mesh
+
+from experiments import gan_grid
+from gan_jax import data, models, parallel
+from gan_jax.train.state import create_state
+from gan_jax.train.step import gan_update, make_train_step, pack
+
+
+def small_config(**overrides):
+  config = gan_grid.get_config('runlocal')
+  config.batch_size = 16
+  config.n_critic = 2
+  config.pack = 2
+  config.ema_decay = 0.9
+  config.optim.g_lr = config.optim.d_lr = 1e-2
+  for key, value in overrides.items():
+    config[key] = value
+  return config
+
+
+def run_steps(config, num_devices, steps=3):
+  mesh = Mesh(np.array(jax.devices()[:num_devices]), ('data',))
+  dataset = data.build(config)
+  generator, discriminator = models.build(config, dataset.shape)
+  state = parallel.replicate(create_state(config, generator, discriminator, dataset.shape), mesh)
+  train_step = make_train_step(config, generator, discriminator, mesh)
+  for step in range(steps):
+    state, metrics = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
+  return jax.device_get(state), jax.device_get(metrics)
+
+
+@pytest.mark.parametrize('overrides', [
+    dict(),
+    dict(loss='wasserstein', gp_weight=10.0, pack=1),
+    dict(loss='hinge', r1_weight=1.0),
+])
+def test_eight_devices_match_one(overrides):
+  assert jax.device_count() == 8
+  config = small_config(**overrides)
+  state1, metrics1 = run_steps(config, 1)
+  state8, metrics8 = run_steps(config, 8)
+  assert int(state8.step) == 3
+  for name in ('g_params', 'd_params', 'g_ema_params', 'g_opt_state', 'd_opt_state'):
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6),
+                 getattr(state1, name), getattr(state8, name))
+  assert metrics1.keys() == metrics8.keys()
+  for key in metrics1:
+    np.testing.assert_allclose(metrics1[key], metrics8[key], rtol=2e-4, atol=1e-5, err_msg=key)
+  if overrides.get('gp_weight'):
+    assert 'gp' in metrics8
+  # The run moved: parameters differ from their initial values.
+  init = create_state(config, *models.build(config, (2,)), (2,))
+  assert not np.allclose(init.g_params['Dense_0']['kernel'], state8.g_params['Dense_0']['kernel'])
+
+
+def test_state_is_replicated_and_donated():
+  config = small_config()
+  mesh = parallel.make_mesh()
+  dataset = data.build(config)
+  generator, discriminator = models.build(config, dataset.shape)
+  state = parallel.replicate(create_state(config, generator, discriminator, dataset.shape), mesh)
+  train_step = make_train_step(config, generator, discriminator, mesh)
+  batch = parallel.shard_batch(dataset.batch(0), mesh)
+  assert batch.shape == (2, 32, 2) and len(batch.sharding.device_set) == 8
+  old_kernel = state.d_params['Dense_0']['kernel']
+  new_state, _ = train_step(state, batch)
+  assert old_kernel.is_deleted()  # Donated: updated in place.
+  assert new_state.d_params['Dense_0']['kernel'].sharding.is_fully_replicated
+
+
+def test_pack_concatenates_consecutive_samples():
+  x = jnp.arange(12.0).reshape(6, 2)
+  np.testing.assert_array_equal(pack(x, 3), [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]])
+  images = jnp.arange(2 * 2 * 2 * 3.0).reshape(2, 2, 2, 3)  # NHWC
+  packed = pack(images, 2)
+  assert packed.shape == (1, 2, 2, 6)
+  np.testing.assert_array_equal(packed[0, ..., :3], images[0])
+  np.testing.assert_array_equal(packed[0, ..., 3:], images[1])
+  assert pack(x, 1) is x
+
+
+def test_ema_and_step_counter():
+  config = small_config(ema_decay=0.75, n_critic=1)
+  dataset = data.build(config)
+  generator, discriminator = models.build(config, dataset.shape)
+  state = create_state(config, generator, discriminator, dataset.shape)
+  new, _ = jax.jit(lambda s, b: gan_update(s, b, config=config, generator=generator,
+                                           discriminator=discriminator, axis_name=None))(
+                                               state, dataset.batch(0))
+  assert int(new.step) == 1
+  jax.tree.map(lambda ema, old, p: np.testing.assert_allclose(ema, 0.75 * old + 0.25 * p,
+                                                             rtol=1e-5, atol=1e-7),
+               new.g_ema_params, state.g_ema_params, new.g_params)

@@ -1,0 +1,124 @@
+"""End to end: launch.py on each runlocal config, resume equality, NaN handling, bad checkpoints."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from experiments import gan_grid
+from gan_jax import data, models
+from gan_jax.train import train_and_evaluate
+from gan_jax.train.checkpoint import CheckpointError, Checkpointer
+from gan_jax.train.loop import NonFiniteLossError
+from gan_jax.train.state import create_state
+from gan_jax.train.writers import read_jsonl
+
+
+@pytest.mark.parametrize('experiment', ['gan_grid', 'gan_ring'])
+def test_launch_runlocal(tmp_path, experiment):
+  workdir = tmp_path / 'w'
+  # 4 virtual devices: runlocal's global batch of 100 splits into 4 shards of 25.
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  result = subprocess.run(
+      [sys.executable, 'launch.py', '--config', f'experiments/{experiment}.py:runlocal',
+       '--workdir', str(workdir)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = read_jsonl(workdir / 'metrics.jsonl')
+  assert [r['step'] for r in rows] == [5, 10, 15, 20]
+  for key in ('d_loss', 'g_loss', 'd_real', 'd_fake', 'd_grad_norm', 'g_grad_norm'):
+    assert all(np.isfinite(r[key]) for r in rows), key
+  assert {'eval/modes_covered', 'eval/high_quality_fraction', 'eval/reverse_kl'} <= rows[-1].keys()
+  assert 'steps_per_sec' in rows[-1]
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['10', '20']
+  assert (workdir / 'samples_0000020.png').stat().st_size > 10_000
+  assert any(name.startswith('events.out.tfevents') for name in os.listdir(workdir))
+  assert 'final (step 20' in result.stdout and 'samples_0000020.png' in result.stdout
+
+
+def resume_config():
+  config = gan_grid.get_config('runlocal')
+  config.batch_size = 16
+  config.n_critic = 2
+  config.num_steps = 6
+  config.log_every = 1
+  config.checkpoint_every = config.eval_every = 3
+  config.ema_decay = 0.5
+  return config
+
+
+def read_state(workdir, config, step):
+  dataset = data.build(config)
+  template = create_state(config, *models.build(config, dataset.shape), dataset.shape)
+  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=3)
+  state = checkpointer.restore(template, step)
+  checkpointer.close()
+  return state
+
+
+def test_resume_gives_the_same_run(tmp_path):
+  config = resume_config()
+  full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
+  train_and_evaluate(config, full)
+  # Interrupted after step 3: what an uninterrupted run had written by then.
+  shutil.copytree(full, resumed)
+  shutil.rmtree(os.path.join(resumed, 'checkpoints', '6'))
+  result = train_and_evaluate(config, resumed)
+  assert result['step'] == 6
+  a, b = read_state(full, config, 6), read_state(resumed, config, 6)
+  jax.tree.map(np.testing.assert_array_equal, jax.random.key_data(a.key),
+               jax.random.key_data(b.key))
+  for name in ('step', 'g_params', 'd_params', 'g_ema_params', 'g_opt_state', 'd_opt_state'):
+    jax.tree.map(np.testing.assert_array_equal, getattr(a, name), getattr(b, name))
+  # The log has each step once, and the resumed steps' losses equal the uninterrupted ones.
+  drop = lambda rows: [{k: v for k, v in r.items() if k not in ('steps_per_sec', 'uptime')}
+                       for r in rows]
+  rows_full = drop(read_jsonl(os.path.join(full, 'metrics.jsonl')))
+  rows_resumed = drop(read_jsonl(os.path.join(resumed, 'metrics.jsonl')))
+  assert [r['step'] for r in rows_resumed] == [1, 2, 3, 4, 5, 6]
+  assert rows_full == rows_resumed
+
+
+def test_completed_run_is_not_repeated(tmp_path):
+  config = resume_config()
+  train_and_evaluate(config, str(tmp_path))
+  result = train_and_evaluate(config, str(tmp_path))
+  assert result['step'] == 6 and len(read_jsonl(tmp_path / 'metrics.jsonl')) == 6
+
+
+def test_non_finite_loss_stops_keeping_the_last_good_checkpoint(tmp_path):
+  config = resume_config()
+  config.num_steps = 60
+  config.checkpoint_every = 1
+  config.loss = 'wasserstein'  # Unbounded critic: with a huge learning rate it diverges.
+  config.n_critic = 1
+  config.optim.g_lr = 1e6  # The critic's gradients overflow at step 2.
+  with pytest.raises(NonFiniteLossError, match=r'step \d+: .*not finite') as error:
+    train_and_evaluate(config, str(tmp_path))
+  failed_at = int(str(error.value).split()[1].rstrip(':'))
+  kept = sorted(map(int, os.listdir(tmp_path / 'checkpoints')))
+  assert kept and kept[-1] < failed_at, (kept, failed_at)
+  assert f'(step {kept[-1]})' in str(error.value)
+  state = read_state(str(tmp_path), config, kept[-1])
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(state.d_params))
+
+
+def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
+  config = resume_config()
+  train_and_evaluate(config, str(tmp_path))
+  other = resume_config()
+  other.discriminator.hidden = (8,)  # A different model than the checkpoint's.
+  with pytest.raises(CheckpointError, match='cannot be restored into this run'):
+    train_and_evaluate(other, str(tmp_path))
+  for root, _, files in os.walk(tmp_path / 'checkpoints' / '6'):
+    for name in files:
+      if name != '_CHECKPOINT_METADATA':
+        with open(os.path.join(root, name), 'wb') as f:
+          f.write(b'not a checkpoint')
+  with pytest.raises(CheckpointError, match='checkpoints/6 cannot be restored'):
+    train_and_evaluate(config, str(tmp_path))
+  assert os.path.isdir(tmp_path / 'checkpoints' / '6')  # Left untouched.
