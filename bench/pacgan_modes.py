@@ -66,13 +66,13 @@ def run_cell(dataset_name: str, pack: int, seeds: list[int], epochs: float,
                            discriminator=discriminator, axis_name=None)
 
   @functools.partial(jax.jit, donate_argnums=0)
-  def run_chunk(states, batches):  # batches: [chunk, seeds, n_critic, samples, 2]
+  def run_chunk(states, batches):  # batches['x']: [chunk, seeds, n_critic, samples, 2]
     states, _ = lax.scan(lambda s, b: (jax.vmap(step)(s, b)[0], None), states, batches)
     return states
 
   def host_batches(start):
     steps = np.arange(start, start + chunk)
-    return np.stack([d.points[d.indices(steps)] for d in datasets], axis=1)
+    return {'x': np.stack([d.points[d.indices(steps)] for d in datasets], axis=1)}
 
   t0 = time.perf_counter()
   states = run_chunk(states, host_batches(0))

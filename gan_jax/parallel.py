@@ -19,6 +19,7 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
-def shard_batch(local: np.ndarray, mesh: Mesh) -> jax.Array:
-  """A global [n_critic, batch, ...] array from this process's columns of the batch."""
-  return jax.make_array_from_process_local_data(NamedSharding(mesh, P(None, 'data')), local)
+def shard_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+  """Global [n_critic, batch, ...] arrays from this process's columns of the batch."""
+  sharding = NamedSharding(mesh, P(None, 'data'))
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), local)

@@ -20,8 +20,8 @@ def test_deterministic_and_seeded():
   a = ToyDataset('ring', num_train=1000, seed=3, batch_size=10)
   b = ToyDataset('ring', num_train=1000, seed=3, batch_size=10)
   c = ToyDataset('ring', num_train=1000, seed=4, batch_size=10)
-  np.testing.assert_array_equal(a.batch(57), b.batch(57))
-  assert not np.array_equal(a.batch(57), c.batch(57))
+  np.testing.assert_array_equal(a.batch(57)['x'], b.batch(57)['x'])
+  assert not np.array_equal(a.batch(57)['x'], c.batch(57)['x'])
 
 
 def test_each_epoch_is_a_permutation():
@@ -32,7 +32,7 @@ def test_each_epoch_is_a_permutation():
   np.testing.assert_array_equal(np.sort(flat[:1000]), np.arange(1000))
   np.testing.assert_array_equal(np.sort(flat[1000:]), np.arange(1000))
   assert not np.array_equal(flat[:1000], flat[1000:])
-  assert d.batch(3).shape == (2, 50, 2)
+  assert d.batch(3)['x'].shape == (2, 50, 2)
 
 
 def test_processes_read_disjoint_columns_of_the_global_batch():

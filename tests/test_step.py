@@ -67,7 +67,7 @@ def test_state_is_replicated_and_donated():
   state = parallel.replicate(create_state(config, generator, discriminator, dataset.shape), mesh)
   train_step = make_train_step(config, generator, discriminator, mesh)
   batch = parallel.shard_batch(dataset.batch(0), mesh)
-  assert batch.shape == (2, 32, 2) and len(batch.sharding.device_set) == 8
+  assert batch['x'].shape == (2, 32, 2) and len(batch['x'].sharding.device_set) == 8
   old_kernel = state.d_params['Dense_0']['kernel']
   new_state, _ = train_step(state, batch)
   assert old_kernel.is_deleted()  # Donated: updated in place.

@@ -68,6 +68,10 @@ class ToyDataset:
       out[sel] = self._permutation(int(epoch))[offsets[sel]]
     return out
 
-  def batch(self, step: int) -> np.ndarray:
-    """This process's part of the batch of `step`: [n_critic, local batch, 2]."""
-    return self.points[self.indices(np.array([step]))[0]]
+  @property
+  def num_classes(self) -> int:
+    return 0  # Unlabelled.
+
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    """This process's part of the batch of `step`: {'x': [n_critic, local batch, 2]}."""
+    return {'x': self.points[self.indices(np.array([step]))[0]]}

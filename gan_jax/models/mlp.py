@@ -1,4 +1,7 @@
-"""The fully connected generator and discriminator of the original GAN (Goodfellow et al. 2014)."""
+"""The fully connected generator and discriminator of the original GAN (Goodfellow et al. 2014).
+
+Unconditional: class labels, when given, are ignored.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ class MLPGenerator(nn.Module):
   check_config = staticmethod(layers.check_activation)
 
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
+  def __call__(self, z: jax.Array, labels: jax.Array | None = None,
+               train: bool = True) -> jax.Array:
     x = z
     for width in self.hidden:
       x = layers.DenseActivation(width, self.activation, self.leaky_slope, self.maxout_k)(x)
@@ -43,7 +47,8 @@ class MLPDiscriminator(nn.Module):
   check_config = staticmethod(layers.check_activation)
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+  def __call__(self, x: jax.Array, labels: jax.Array | None = None,
+               train: bool = True) -> jax.Array:
     x = x.reshape(x.shape[0], -1)
     for width in self.hidden:
       x = layers.DenseActivation(width, self.activation, self.leaky_slope, self.maxout_k)(x)

@@ -42,7 +42,7 @@ def make_sampler(config: ml_collections.ConfigDict, generator):
 
   @jax.jit
   def sample(g_params, g_batch_stats):
-    return apply_model(generator, g_params, g_batch_stats, z, train=False)[0]
+    return apply_model(generator, g_params, g_batch_stats, z, None, train=False)[0]
   return sample
 
 

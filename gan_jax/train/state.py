@@ -52,9 +52,10 @@ def create_state(config: ml_collections.ConfigDict, generator: nn.Module,
   key = jax.random.key(config.seed) if key is None else key
   g_key, d_key, run_key = jax.random.split(key, 3)
   z = jnp.zeros((1, config.latent_dim), jnp.float32)
-  g_vars = generator.init(g_key, z, train=False)
+  labels = jnp.zeros((1,), jnp.int32)
+  g_vars = generator.init(g_key, z, labels, train=False)
   packed = jnp.zeros((1,) + tuple(data_shape[:-1]) + (data_shape[-1] * config.pack,), jnp.float32)
-  d_vars = discriminator.init(d_key, packed, train=False)
+  d_vars = discriminator.init(d_key, packed, labels, train=False)
   o = config.optim
   g_tx = make_optimizer(o.g_lr, o.g_b1, o.g_b2, o.schedule, config.num_steps)
   d_tx = make_optimizer(o.d_lr, o.d_b1, o.d_b2, o.schedule, config.num_steps * config.n_critic)
@@ -73,15 +74,16 @@ def create_state(config: ml_collections.ConfigDict, generator: nn.Module,
 
 
 def apply_model(model: nn.Module, params: PyTree, batch_stats: PyTree, x: jax.Array,
-                train: bool = True) -> tuple[jax.Array, PyTree]:
-  """Runs a model; returns its output and its batch statistics (updated when training)."""
+                labels: jax.Array | None = None, train: bool = True) -> tuple[jax.Array, PyTree]:
+  """Runs a model on `x` (and class `labels`); returns its output and its batch statistics,
+  updated when training."""
   variables = {'params': params}
   if batch_stats:
     variables['batch_stats'] = batch_stats
     if train:
-      out, updates = model.apply(variables, x, train=True, mutable=['batch_stats'])
+      out, updates = model.apply(variables, x, labels, train=True, mutable=['batch_stats'])
       return out, updates['batch_stats']
-  return model.apply(variables, x, train=train), batch_stats
+  return model.apply(variables, x, labels, train=train), batch_stats
 
 
 def param_count(params: PyTree) -> int:

@@ -17,6 +17,7 @@ from gan_jax import losses
 from gan_jax.train.state import GANState, apply_model
 
 Metrics = dict[str, jax.Array]
+Batch = dict[str, jax.Array]
 
 
 def pack(x: jax.Array, k: int) -> jax.Array:
@@ -38,36 +39,46 @@ def per_example_keys(key: jax.Array, n: int, axis_name: str | None) -> jax.Array
   return jax.vmap(jax.random.fold_in, (None, 0))(key, offset + jnp.arange(n))
 
 
-def gan_update(state: GANState, real: jax.Array, *, config: ml_collections.ConfigDict,
+def gan_update(state: GANState, batch: Batch, *, config: ml_collections.ConfigDict,
                generator: nn.Module, discriminator: nn.Module,
                axis_name: str | None) -> tuple[GANState, Metrics]:
-  """One step on this device's share of the batch, `real`: [n_critic, samples, *data shape].
+  """One step on this device's share of the batch: `x` [n_critic, samples, *data shape], and
+  for conditional models `label` [n_critic, samples].
 
   With `axis_name`, gradients, batch statistics and metrics are averaged over that axis.
   """
   loss = losses.LOSSES[config.loss]
-  num_samples = real.shape[1]
+  num_samples = batch['x'].shape[1]
+  num_classes = getattr(generator, 'num_classes', 0)
   step_key = jax.random.fold_in(state.key, state.step)
 
   def device_mean(tree):
     return lax.pmean(tree, axis_name) if axis_name else tree
 
   def generate(g_params, g_batch_stats, key):
-    z_keys = per_example_keys(key, num_samples, axis_name)
-    z = jax.vmap(lambda k: jax.random.normal(k, (config.latent_dim,)))(z_keys)
-    return apply_model(generator, g_params, g_batch_stats, z)
+    """Fake samples and their labels (None for unconditional models)."""
+    keys = per_example_keys(key, num_samples, axis_name)
+    z = jax.vmap(lambda k: jax.random.normal(k, (config.latent_dim,)))(keys)
+    labels = None
+    if num_classes:
+      labels = jax.vmap(lambda k: jax.random.randint(jax.random.fold_in(k, 1), (), 0,
+                                                     num_classes))(keys)
+    fake_x, g_batch_stats = apply_model(generator, g_params, g_batch_stats, z, labels)
+    return fake_x, labels, g_batch_stats
 
-  def d_objective(d_params, d_batch_stats, real_x, fake_x, key):
+  def d_objective(d_params, d_batch_stats, real_x, real_labels, fake_x, fake_labels, key):
     real_x, fake_x = pack(real_x, config.pack), pack(fake_x, config.pack)
-    real_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, real_x)
-    fake_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, fake_x)
+    real_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, real_x,
+                                             real_labels)
+    fake_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, fake_x,
+                                             fake_labels)
     adversarial = loss.d_loss(real_logits, fake_logits)
     metrics = {'d_real': jnp.mean(real_logits), 'd_fake': jnp.mean(fake_logits),
                'd_adversarial_loss': adversarial}
     d_loss = adversarial
 
     def critic(x):
-      return apply_model(discriminator, d_params, d_batch_stats, x, train=False)[0]
+      return apply_model(discriminator, d_params, d_batch_stats, x, real_labels, train=False)[0]
 
     if config.gp_weight:
       mix_keys = per_example_keys(key, real_x.shape[0], axis_name)
@@ -82,11 +93,13 @@ def gan_update(state: GANState, real: jax.Array, *, config: ml_collections.Confi
 
   def d_update(carry, inputs):
     d_params, d_opt_state, d_batch_stats = carry
-    real_x, key = inputs
+    real, key = inputs
     # The generator's batch-stat updates from this pass are dropped: only its own step counts.
-    fake_x, _ = generate(state.g_params, state.g_batch_stats, jax.random.fold_in(key, 0))
+    fake_x, fake_labels, _ = generate(state.g_params, state.g_batch_stats,
+                                      jax.random.fold_in(key, 0))
     grads, (d_batch_stats, metrics) = jax.grad(d_objective, has_aux=True)(
-        d_params, d_batch_stats, real_x, lax.stop_gradient(fake_x), jax.random.fold_in(key, 1))
+        d_params, d_batch_stats, real['x'], real.get('label'), lax.stop_gradient(fake_x),
+        fake_labels, jax.random.fold_in(key, 1))
     grads = device_mean(grads)
     updates, d_opt_state = state.d_tx.update(grads, d_opt_state, d_params)
     metrics['d_grad_norm'] = optax.tree.norm(grads)
@@ -94,12 +107,13 @@ def gan_update(state: GANState, real: jax.Array, *, config: ml_collections.Confi
 
   d_keys = jax.vmap(jax.random.fold_in, (None, 0))(step_key, jnp.arange(config.n_critic))
   (d_params, d_opt_state, d_batch_stats), d_metrics = lax.scan(
-      d_update, (state.d_params, state.d_opt_state, state.d_batch_stats), (real, d_keys))
+      d_update, (state.d_params, state.d_opt_state, state.d_batch_stats), (batch, d_keys))
 
   def g_objective(g_params):
-    fake_x, g_batch_stats = generate(g_params, state.g_batch_stats,
-                                     jax.random.fold_in(step_key, config.n_critic))
-    fake_logits, _ = apply_model(discriminator, d_params, d_batch_stats, pack(fake_x, config.pack))
+    fake_x, fake_labels, g_batch_stats = generate(g_params, state.g_batch_stats,
+                                                  jax.random.fold_in(step_key, config.n_critic))
+    fake_logits, _ = apply_model(discriminator, d_params, d_batch_stats,
+                                 pack(fake_x, config.pack), fake_labels)
     return loss.g_loss(fake_logits), g_batch_stats
 
   (g_loss, g_batch_stats), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
@@ -120,11 +134,11 @@ def gan_update(state: GANState, real: jax.Array, *, config: ml_collections.Confi
 
 def make_train_step(config: ml_collections.ConfigDict, generator: nn.Module,
                     discriminator: nn.Module,
-                    mesh: Mesh) -> Callable[[GANState, jax.Array], tuple[GANState, Metrics]]:
+                    mesh: Mesh) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
   """`train_step(state, batch) -> (state, metrics)`, compiled once for all devices of `mesh`.
 
-  The state is replicated and donated; the batch is sharded along its sample axis over the
-  mesh's `data` axis.
+  The state is replicated and donated; every array of the batch is sharded along its sample
+  axis (axis 1) over the mesh's `data` axis.
   """
   per_device = functools.partial(gan_update, config=config, generator=generator,
                                  discriminator=discriminator, axis_name='data')
