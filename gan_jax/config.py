@@ -32,8 +32,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
 
   c.dataset = ml_collections.ConfigDict()
-  c.dataset.name = 'grid'
+  c.dataset.name = 'grid'            # ring, grid; a tfds image dataset; or folder:/path
   c.dataset.num_train = 100_000      # toy datasets: size of the fixed training set
+  c.dataset.split = 'train'          # image datasets: the tfds split
+  c.dataset.data_dir = ''            # tfds data directory ('' = tfds's default)
+  c.dataset.image_size = 0           # resize images to this square size (0 = as stored)
+  c.dataset.download = True          # let tfds download a dataset that is not prepared
 
   c.generator = ml_collections.ConfigDict({'name': 'mlp'})
   c.discriminator = ml_collections.ConfigDict({'name': 'mlp'})
@@ -159,17 +163,23 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f'config.loss: unknown loss {config.loss!r}; known: {sorted(losses.LOSSES)}')
   if config.optim.schedule not in ('constant', 'linear'):
     raise ConfigError(f"config.optim.schedule: {config.optim.schedule!r}; use 'constant' or 'linear'")
-  if config.dataset.name not in data.DATASETS:
-    raise ConfigError(
-        f'config.dataset.name: unknown dataset {config.dataset.name!r}; known: {sorted(data.DATASETS)}')
+  name = config.dataset.name
+  if name not in data.TOY_DATASETS and not name.startswith('folder:'):
+    import tensorflow_datasets as tfds
+    try:
+      tfds.builder_cls(name.split(':')[0].split('/')[0])
+    except tfds.core.registered.DatasetNotFoundError:
+      raise ConfigError(f'config.dataset.name: unknown dataset {name!r}: neither '
+                        f'{", ".join(data.TOY_DATASETS)}, folder:/path, nor a tfds dataset') from None
   _check_model('generator', config.generator, models.GENERATORS)
   _check_model('discriminator', config.discriminator, models.DISCRIMINATORS)
   _positive(config, 'num_steps', 'batch_size', 'n_critic', 'pack', 'latent_dim', 'log_every',
             'eval_every', 'checkpoint_every', 'keep_checkpoints', 'eval.num_samples',
             'dataset.num_train', 'optim.g_lr', 'optim.d_lr')
-  for path in ('gp_weight', 'r1_weight'):
-    if config[path] < 0:
-      raise ConfigError(f'config.{path}: must be >= 0, got {config[path]}')
+  for path, value in (('gp_weight', config.gp_weight), ('r1_weight', config.r1_weight),
+                      ('dataset.image_size', config.dataset.image_size)):
+    if value < 0:
+      raise ConfigError(f'config.{path}: must be >= 0, got {value}')
   if not 0.0 <= config.ema_decay < 1.0:
     raise ConfigError(f'config.ema_decay: must be in [0, 1), got {config.ema_decay}')
   for path in ('g_b1', 'g_b2', 'd_b1', 'd_b2'):

@@ -8,3 +8,19 @@ os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+import pytest  # noqa: E402
+
+RAW_DATA = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
+
+
+@pytest.fixture(scope='session')
+def tfds_dir():
+  """A tfds data directory holding mnist and cifar10, built once from ../shared/data."""
+  from gan_jax.data import prepare
+  import tensorflow_datasets as tfds
+  data_dir = os.environ.get('GAN_JAX_TEST_TFDS', os.path.join(ROOT, '.cache', 'tfds'))
+  for name in ('mnist', 'cifar10'):
+    if not tfds.builder(name, data_dir=data_dir).is_prepared():
+      prepare.prepare(name, RAW_DATA, data_dir)
+  return data_dir

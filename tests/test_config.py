@@ -45,6 +45,7 @@ def test_pacgan_protocol():
     ('optim.schedule', 'cosine', 'config.optim.schedule'),
     ('ema_decay', 1.0, 'config.ema_decay'),
     ('dataset.name', 'spiral', "config.dataset.name: unknown dataset 'spiral'"),
+    ('dataset.image_size', -1, 'config.dataset.image_size: must be >= 0'),
     ('generator.name', 'dcgan9', "config.generator.name: unknown model 'dcgan9'"),
     ('discriminator.activation', 'tanh', 'config.discriminator.activation'),
 ])

@@ -7,10 +7,10 @@ import socket
 import numpy as np
 import pytest
 
-from conftest import ROOT
+
 from gan_jax.data import prepare
 
-RAW = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
+from conftest import RAW_DATA as RAW
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import functools
 
 import numpy as np
 
+from gan_jax.data.order import EpochOrder
+
 
 def mode_centers(name: str) -> tuple[np.ndarray, float]:
   """(centres [M, 2], per-coordinate std) of a toy mixture."""
@@ -34,9 +36,8 @@ class ToyDataset:
   process_index: int = 0
   process_count: int = 1
 
-  @property
-  def shape(self) -> tuple[int, ...]:
-    return (2,)
+  shape = (2,)
+  num_classes = 0  # Unlabelled.
 
   @functools.cached_property
   def modes(self) -> tuple[np.ndarray, float]:
@@ -50,27 +51,14 @@ class ToyDataset:
     noise = rng.normal(size=(self.num_train, 2))
     return (centers[which] + std * noise).astype(np.float32)
 
-  @functools.lru_cache(maxsize=4)
-  def _permutation(self, epoch: int) -> np.ndarray:
-    return np.random.default_rng([self.seed, 1, epoch]).permutation(self.num_train)
+  @functools.cached_property
+  def order(self) -> EpochOrder:
+    return EpochOrder(self.num_train, self.seed, self.batch_size, self.n_critic,
+                      self.process_index, self.process_count)
 
   def indices(self, steps: np.ndarray) -> np.ndarray:
     """Training-set indices of this process's batches: [len(steps), n_critic, local batch]."""
-    per_step = self.n_critic * self.batch_size
-    local = self.batch_size // self.process_count
-    columns = self.process_index * local + np.arange(local)
-    rows = np.arange(self.n_critic)[:, None] * self.batch_size + columns
-    positions = np.asarray(steps)[:, None, None] * per_step + rows
-    epochs, offsets = np.divmod(positions, self.num_train)
-    out = np.empty_like(positions)
-    for epoch in np.unique(epochs):
-      sel = epochs == epoch
-      out[sel] = self._permutation(int(epoch))[offsets[sel]]
-    return out
-
-  @property
-  def num_classes(self) -> int:
-    return 0  # Unlabelled.
+    return self.order.indices(steps)
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     """This process's part of the batch of `step`: {'x': [n_critic, local batch, 2]}."""

@@ -1,0 +1,174 @@
+"""Image datasets: any tfds image dataset by name, or a folder of images with one subfolder per class.
+
+Each process reads its own even share of the split (`tfds.even_splits`) through tf.data once,
+decoded (and resized) into memory; batches are then a pure function of (seed, step), so a
+resumed run reads the same data. Images are scaled to [-1, 1]; labels are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import socket
+import urllib.parse
+
+import numpy as np
+
+from gan_jax.data.order import EpochOrder
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
+
+
+class DataError(ValueError):
+  """A dataset is unknown, missing or empty; the message says which and what to do."""
+
+
+def _network_reachable(urls: list[str], timeout: float = 3.0) -> bool:
+  for url in urls[:1]:
+    parsed = urllib.parse.urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == 'https' else 80)
+    try:
+      socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+      return True
+    except OSError:
+      return False
+  return True
+
+
+def tfds_builder(name: str, data_dir: str | None, download: bool):
+  """The prepared builder of tfds dataset `name`; downloads it only when the network answers."""
+  import tensorflow_datasets as tfds
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except tfds.core.registered.DatasetNotFoundError:
+    raise DataError(f"config.dataset.name: tfds has no dataset '{name}'") from None
+  if builder.is_prepared():
+    return builder
+  where = data_dir or os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets')
+  how = (f'build it offline from the original files with `python -m gan_jax.data.prepare --raw '
+         f'../shared/data --data_dir {where} --datasets {name}` (mnist, fashion_mnist, cifar10)')
+  if not download:
+    raise DataError(f"dataset '{name}' is not prepared in {where} and config.dataset.download "
+                    f'is off: {how}')
+  if not _network_reachable(list(builder.url_infos or {})):
+    raise DataError(f"dataset '{name}' is not prepared in {where} and its download site is "
+                    f'unreachable: {how}, or run where the network is reachable')
+  builder.download_and_prepare()
+  return builder
+
+
+def _resize(images, size: int):
+  import tensorflow as tf
+  return tf.cast(tf.round(tf.clip_by_value(
+      tf.image.resize(images, (size, size), method='bilinear', antialias=True), 0, 255)), tf.uint8)
+
+
+def load_tfds(name: str, split: str, data_dir: str | None, image_size: int, download: bool,
+              process_index: int, process_count: int) -> tuple[np.ndarray, np.ndarray, int]:
+  """(uint8 images [N, H, W, C], int32 labels [N], number of classes) of this process's share."""
+  import tensorflow as tf
+  import tensorflow_datasets as tfds
+  builder = tfds_builder(name, data_dir, download)
+  features = builder.info.features
+  if 'image' not in features:
+    raise DataError(f"config.dataset.name: tfds dataset '{name}' has no 'image' feature")
+  num_classes = features['label'].num_classes if 'label' in features else 0
+  try:
+    shares = tfds.even_splits(split, n=process_count, drop_remainder=True)
+    ds = builder.as_dataset(split=shares[process_index], shuffle_files=False)
+  except (ValueError, KeyError) as e:
+    raise DataError(f"config.dataset.split: '{split}' of '{name}': {e}") from None
+
+  def convert(example):
+    image = example['image']
+    if image_size:
+      image = _resize(image, image_size)
+    label = example['label'] if num_classes else tf.constant(0, tf.int64)
+    return image, tf.cast(label, tf.int32)
+
+  ds = ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(4096)
+  images, labels = zip(*tfds.as_numpy(ds))
+  return np.concatenate(images), np.concatenate(labels), num_classes
+
+
+def load_folder(path: str, image_size: int, process_index: int,
+                process_count: int) -> tuple[np.ndarray, np.ndarray, int]:
+  """A folder of images, one subfolder per class (sorted names are labels 0, 1, ...)."""
+  import tensorflow as tf
+  if not os.path.isdir(path):
+    raise DataError(f'config.dataset.name: no folder {path}')
+  classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+  files = [(os.path.join(path, c, f), i) for i, c in enumerate(classes)
+           for f in sorted(os.listdir(os.path.join(path, c))) if f.lower().endswith(IMAGE_SUFFIXES)]
+  if not files:
+    raise DataError(f'config.dataset.name: no images ({", ".join(IMAGE_SUFFIXES)}) in the class '
+                    f'subfolders of {path}')
+  share = len(files) // process_count
+  files = files[process_index * share:(process_index + 1) * share]
+  images = []
+  for file, _ in files:
+    image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
+    if image_size:
+      image = _resize(image, image_size)
+    images.append(image.numpy())
+  shapes = {im.shape for im in images}
+  if len(shapes) > 1:
+    raise DataError(f'{path}: images of different sizes {sorted(shapes)[:3]}; set '
+                    'config.dataset.image_size')
+  return np.stack(images), np.array([label for _, label in files], np.int32), len(classes)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDataset:
+  """This process's share of an image dataset, read in a fresh permutation every epoch."""
+  name: str                    # a tfds name, or 'folder:/path'
+  split: str
+  data_dir: str | None
+  image_size: int              # 0 keeps the dataset's size
+  download: bool
+  seed: int
+  batch_size: int              # global, in samples
+  n_critic: int = 1
+  process_index: int = 0
+  process_count: int = 1
+
+  @functools.cached_property
+  def _arrays(self) -> tuple[np.ndarray, np.ndarray, int]:
+    if self.name.startswith('folder:'):
+      return load_folder(self.name.removeprefix('folder:'), self.image_size, self.process_index,
+                         self.process_count)
+    return load_tfds(self.name, self.split, self.data_dir, self.image_size, self.download,
+                     self.process_index, self.process_count)
+
+  @property
+  def images(self) -> np.ndarray:
+    return self._arrays[0]
+
+  @property
+  def labels(self) -> np.ndarray:
+    return self._arrays[1]
+
+  @property
+  def num_classes(self) -> int:
+    return self._arrays[2]
+
+  @property
+  def shape(self) -> tuple[int, ...]:
+    return self.images.shape[1:]
+
+  @functools.cached_property
+  def order(self) -> EpochOrder:
+    # Processes hold disjoint shares, so each permutes its own: the order only needs the seed
+    # and the process index, and every process takes all columns of its local batch.
+    local = self.batch_size // self.process_count
+    if len(self.images) < local:
+      raise DataError(f'config.batch_size: {local} examples per process, but this process has '
+                      f'only {len(self.images)} of {self.name}')
+    return EpochOrder(len(self.images), (self.seed, self.process_index), local, self.n_critic)
+
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    """This process's part of the batch of `step`: images [n_critic, local, H, W, C] in [-1, 1]
+    and labels [n_critic, local]."""
+    idx = self.order.indices(np.array([step]))[0]
+    return {'x': self.images[idx].astype(np.float32) / 127.5 - 1.0, 'label': self.labels[idx]}

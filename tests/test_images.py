@@ -1,0 +1,91 @@
+"""The image pipeline: shapes, range, labels, determinism, per-process shares, clear errors."""
+
+import os
+import socket
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_jax.data import DataError, ImageDataset
+
+
+def mnist(tfds_dir, **kwargs):
+  args = dict(name='mnist', split='train', data_dir=tfds_dir, image_size=0, download=False,
+              seed=0, batch_size=32, n_critic=2)
+  args.update(kwargs)
+  return ImageDataset(**args)
+
+
+def test_batches(tfds_dir):
+  d = mnist(tfds_dir)
+  assert d.shape == (28, 28, 1) and d.num_classes == 10 and len(d.images) == 60_000
+  batch = d.batch(0)
+  assert batch['x'].shape == (2, 32, 28, 28, 1) and batch['x'].dtype == np.float32
+  assert batch['label'].shape == (2, 32) and batch['label'].dtype == np.int32
+  assert batch['x'].min() == -1.0 and batch['x'].max() == 1.0
+  assert set(np.unique(batch['label'])) <= set(range(10))
+
+
+def test_deterministic_for_a_seed(tfds_dir):
+  a, b, c = mnist(tfds_dir), mnist(tfds_dir), mnist(tfds_dir, seed=1)
+  for step in (0, 7, 5000):  # 5000 steps x 64 examples: past the first epoch.
+    np.testing.assert_array_equal(a.batch(step)['x'], b.batch(step)['x'])
+    np.testing.assert_array_equal(a.batch(step)['label'], b.batch(step)['label'])
+  assert not np.array_equal(a.batch(7)['label'], c.batch(7)['label'])
+
+
+def test_resize(tfds_dir):
+  d = mnist(tfds_dir, split='test[:100]', image_size=32)
+  assert d.shape == (32, 32, 1) and len(d.images) == 100
+
+
+def test_two_processes_read_disjoint_halves(tfds_dir):
+  whole = mnist(tfds_dir, split='test')
+  halves = [mnist(tfds_dir, split='test', process_index=i, process_count=2) for i in range(2)]
+  assert [len(h.images) for h in halves] == [5000, 5000]
+  np.testing.assert_array_equal(np.concatenate([h.images for h in halves]), whole.images)
+  np.testing.assert_array_equal(np.concatenate([h.labels for h in halves]), whole.labels)
+  # Each process's batch is its half of the global batch of 32.
+  assert halves[0].batch(3)['x'].shape == (2, 16, 28, 28, 1)
+
+
+def test_missing_data_fails_fast_offline(tmp_path, monkeypatch):
+  with pytest.raises(DataError, match='gan_jax.data.prepare'):
+    mnist(str(tmp_path), download=False).images
+
+  def refuse(*args, **kwargs):
+    time.sleep(0.1)
+    raise OSError('unreachable')
+  monkeypatch.setattr(socket, 'create_connection', refuse)
+  start = time.time()
+  with pytest.raises(DataError, match='unreachable.*gan_jax.data.prepare'):
+    mnist(str(tmp_path), download=True).images
+  assert time.time() - start < 10
+
+
+def test_unknown_split(tfds_dir):
+  with pytest.raises(DataError, match="config.dataset.split: 'validation'"):
+    mnist(tfds_dir, split='validation').images
+
+
+def test_image_folder(tmp_path):
+  for label, color in (('cats', 0), ('dogs', 255)):
+    os.makedirs(tmp_path / label)
+    for i in range(3):
+      Image.fromarray(np.full((8, 8, 3), color, np.uint8)).save(tmp_path / label / f'{i}.png')
+  d = ImageDataset(name=f'folder:{tmp_path}', split='train', data_dir=None, image_size=0,
+                   download=False, seed=0, batch_size=4)
+  assert d.shape == (8, 8, 3) and d.num_classes == 2
+  batch = d.batch(0)
+  # Labels follow sorted folder names: cats (black, -1) = 0, dogs (white, 1) = 1.
+  np.testing.assert_array_equal(batch['x'][0].mean(axis=(1, 2, 3)), 2.0 * batch['label'][0] - 1)
+
+
+def test_empty_image_folder(tmp_path):
+  os.makedirs(tmp_path / 'class_a')
+  (tmp_path / 'class_a' / 'notes.txt').write_text('no images here')
+  with pytest.raises(DataError, match='no images'):
+    ImageDataset(name=f'folder:{tmp_path}', split='train', data_dir=None, image_size=0,
+                 download=False, seed=0, batch_size=4).images
