@@ -36,7 +36,7 @@ def main(argv):
   if jax.process_index() == 0:
     scores = ', '.join(f'{k.removeprefix("eval/")} {v:.3g}' for k, v in result.items()
                        if k.startswith('eval/'))
-    print(f'final (step {result["step"]}, {result["seconds"]:.1f}s): {scores}')
+    print(f'final (step {result["step"]}, {result["seconds"]:.1f}s){": " + scores if scores else ""}')
     print(f'figure: {result["figure"]}')
     print(f'logs: {result["metrics"]} (TensorBoard: {_WORKDIR.value})')
     print(f'checkpoints: {result["checkpoints"]}')

@@ -91,7 +91,7 @@ def run_cell(dataset_name: str, pack: int, seeds: list[int], epochs: float,
   for i, seed in enumerate(seeds):
     seed_config = config.copy_and_resolve_references()
     seed_config.seed = seed
-    sample = make_sampler(seed_config, generator)
+    sample = make_sampler(seed_config, generator, config.eval.num_samples)
     params = jax.tree.map(lambda x: x[i], states.g_ema_params)
     samples = np.asarray(sample(params, {}))
     scores.append(metrics.mode_metrics(samples, centers, std))

@@ -134,7 +134,8 @@ def _check_model(role: str, model: ml_collections.ConfigDict, registry: dict[str
   for key, value in model.items():
     if key == 'name':
       continue
-    if key not in fields or key in module.data_fields:
+    # Fields filled from the dataset; num_classes may be given, and is then checked against it.
+    if key not in fields or (key in module.data_fields and key != 'num_classes'):
       settable = sorted(set(fields) - set(module.data_fields))
       raise ConfigError(f'config.{role}.{key}: not a field of {module.__name__}; known: {settable}')
     _check_type(f'{role}.{key}', value, hints.get(key, Any))

@@ -26,5 +26,19 @@ def toy_samples(samples: np.ndarray, data: np.ndarray, centers: np.ndarray,
   return image
 
 
+def image_grid(images: np.ndarray, rows: int, pad: int = 2) -> np.ndarray:
+  """Images in [-1, 1], [rows * cols, H, W, C], tiled row by row: [H', W', 3] uint8."""
+  n, h, w, c = images.shape
+  cols = n // rows
+  images = np.clip((images[:rows * cols] + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+  if c == 1:
+    images = np.repeat(images, 3, axis=-1)
+  grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+  for i, image in enumerate(images):
+    r, q = divmod(i, cols)
+    grid[pad + r * (h + pad):(r + 1) * (h + pad), pad + q * (w + pad):(q + 1) * (w + pad)] = image
+  return grid
+
+
 def save_png(path: str, image: np.ndarray) -> None:
   plt.imsave(path, image)

@@ -54,3 +54,63 @@ def test_activations(activation):
   pre = x @ params['params']['Dense_0']['kernel'] + params['params']['Dense_0']['bias']
   expected = jnp.maximum(pre, 0) if activation == 'relu' else jnp.where(pre > 0, pre, 0.1 * pre)
   assert jnp.allclose(y, expected)
+
+
+def dcgan_config(ch=64, conditioning='none'):
+  from gan_jax.config import base_config
+  c = base_config()
+  c.latent_dim = 100
+  c.generator.update(name='dcgan', ch=ch, conditioning=conditioning)
+  c.discriminator.update(name='dcgan', ch=ch, conditioning=conditioning)
+  return c
+
+
+def test_dcgan_64_matches_the_pytorch_example():
+  # The PyTorch DCGAN example (nz=100, ngf=ndf=64, nc=3) has 3,576,704 and 2,765,568 parameters.
+  generator, discriminator = models.build(dcgan_config(), (64, 64, 3))
+  z = jnp.zeros((2, 100))
+  g_vars = generator.init(jax.random.key(0), z, train=False)
+  x = generator.apply(g_vars, z, train=False)
+  assert x.shape == (2, 64, 64, 3) and float(jnp.abs(x).max()) <= 1.0
+  d_vars = discriminator.init(jax.random.key(1), x, train=False)
+  assert discriminator.apply(d_vars, x, train=False).shape == (2,)
+  assert param_count(g_vars["params"]) == 3_576_704
+  assert param_count(d_vars['params']) == 2_765_568
+
+
+@pytest.mark.parametrize('size,channels', [(28, 1), (32, 3), (64, 3)])
+def test_dcgan_sizes(size, channels):
+  generator, discriminator = models.build(dcgan_config(ch=8), (size, size, channels))
+  z = jnp.zeros((3, 100))
+  g_vars = generator.init(jax.random.key(0), z, train=False)
+  x, _ = generator.apply(g_vars, z, train=True, mutable=['batch_stats'])
+  assert x.shape == (3, size, size, channels)
+  d_vars = discriminator.init(jax.random.key(1), x, train=False)
+  logits, _ = discriminator.apply(d_vars, x, train=True, mutable=['batch_stats'])
+  assert logits.shape == (3,)
+
+
+def test_conditional_generator_depends_on_its_label():
+  generator, discriminator = models.build(dcgan_config(ch=8, conditioning='concat'), (28, 28, 1),
+                                          num_classes=10)
+  z = jnp.tile(jax.random.normal(jax.random.key(0), (1, 100)), (2, 1))
+  labels = jnp.array([3, 7])
+  g_vars = generator.init(jax.random.key(0), z, labels, train=False)
+  x = generator.apply(g_vars, z, labels, train=False)
+  assert not jnp.allclose(x[0], x[1], atol=1e-4)  # Same z, different labels.
+  d_vars = discriminator.init(jax.random.key(1), x, labels, train=False)
+  same = jnp.stack([x[0], x[0]])
+  logits = discriminator.apply(d_vars, same, labels, train=False)
+  assert not jnp.allclose(logits[0], logits[1])  # Same image, different labels.
+
+
+def test_label_count_and_shape_errors():
+  from gan_jax.config import ConfigError
+  config = dcgan_config(ch=8, conditioning='concat')
+  config.generator.num_classes = 100
+  with pytest.raises(ConfigError, match='config.generator.num_classes: 100, but the dataset has 10'):
+    models.build(config, (28, 28, 1), num_classes=10)
+  with pytest.raises(ConfigError, match="config.generator.conditioning: 'concat' needs class labels"):
+    models.build(dcgan_config(ch=8, conditioning='concat'), (28, 28, 1), num_classes=0)
+  with pytest.raises(ConfigError, match=r'square images of size \(28, 32, 64\)'):
+    models.build(dcgan_config(ch=8), (48, 48, 3))

@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import flax.linen as nn
 import ml_collections
 
+from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 
-GENERATORS: dict[str, type[nn.Module]] = {'mlp': MLPGenerator}
-DISCRIMINATORS: dict[str, type[nn.Module]] = {'mlp': MLPDiscriminator}
+GENERATORS: dict[str, type[nn.Module]] = {'mlp': MLPGenerator, 'dcgan': DCGANGenerator}
+DISCRIMINATORS: dict[str, type[nn.Module]] = {'mlp': MLPDiscriminator, 'dcgan': DCGANDiscriminator}
 
 
-def _kwargs(model: ml_collections.ConfigDict) -> dict:
-  kwargs = {k: v for k, v in model.items() if k != 'name'}
-  return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigDict,
+               data_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+  from gan_jax.config import ConfigError
+  fields = {f.name for f in dataclasses.fields(module)}
+  kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in model.items() if k != 'name'}
+  if 'num_classes' in kwargs and kwargs['num_classes'] != num_classes:
+    raise ConfigError(f'config.{role}.num_classes: {kwargs["num_classes"]}, but the dataset has '
+                      f'{num_classes} classes')
+  if 'num_classes' in fields:
+    kwargs['num_classes'] = num_classes
+  if kwargs.get('conditioning', 'none') != 'none' and not num_classes:
+    raise ConfigError(f'config.{role}.conditioning: {kwargs["conditioning"]!r} needs class '
+                      'labels, and the dataset has none')
+  if 'out_shape' in fields:
+    kwargs['out_shape'] = tuple(data_shape)
+  if hasattr(module, 'check_shape'):
+    module.check_shape(tuple(data_shape))
+  return module(**kwargs)
 
 
-def build(config: ml_collections.ConfigDict,
-          data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-  """The (generator, discriminator) pair a config names, the generator sized for `data_shape`."""
-  generator = GENERATORS[config.generator.name](out_shape=tuple(data_shape),
-                                                **_kwargs(config.generator))
-  discriminator = DISCRIMINATORS[config.discriminator.name](**_kwargs(config.discriminator))
-  return generator, discriminator
+def build(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
+          num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+  """The (generator, discriminator) pair a config names, sized for the dataset's sample shape
+  and number of classes."""
+  return (_build_one('generator', GENERATORS[config.generator.name], config.generator,
+                     data_shape, num_classes),
+          _build_one('discriminator', DISCRIMINATORS[config.discriminator.name],
+                     config.discriminator, data_shape, num_classes))

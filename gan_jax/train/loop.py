@@ -35,31 +35,56 @@ def _flatten(config: ml_collections.ConfigDict, prefix: str = '') -> dict[str, A
   return out
 
 
-def make_sampler(config: ml_collections.ConfigDict, generator):
-  """`sample(g_params, g_batch_stats) -> [eval.num_samples, ...]`, always from the same latents."""
+def make_sampler(config: ml_collections.ConfigDict, generator, num_samples: int,
+                 labels: np.ndarray | None = None):
+  """`sample(g_params, g_batch_stats) -> [num_samples, ...]`, always from the same latents."""
   eval_key = jax.random.fold_in(jax.random.key(config.seed), 0xE7A1)  # A stream of its own.
-  z = jax.random.normal(eval_key, (config.eval.num_samples, config.latent_dim))
+  z = jax.random.normal(eval_key, (num_samples, config.latent_dim))
 
   @jax.jit
   def sample(g_params, g_batch_stats):
-    return apply_model(generator, g_params, g_batch_stats, z, None, train=False)[0]
+    return apply_model(generator, g_params, g_batch_stats, z, labels, train=False)[0]
   return sample
 
 
-def evaluate(config: ml_collections.ConfigDict, state: GANState, sample, dataset,
-             workdir: str, writer: metric_writers.MetricWriter) -> dict[str, float]:
-  """Scores the EMA generator and writes its figure; returns the scalars."""
-  step = int(state.step)
-  samples = np.asarray(jax.device_get(sample(state.g_ema_params, state.g_batch_stats)))
-  centers, std = dataset.modes
-  scores = metrics.mode_metrics(samples, centers, std)
-  title = (f'step {step}: {scores["modes_covered"]:.0f}/{len(centers)} modes, '
-           f'{100 * scores["high_quality_fraction"]:.1f}% high quality')
-  image = figures.toy_samples(samples, dataset.points[:5000], centers, title)
-  if jax.process_index() == 0:
-    figures.save_png(os.path.join(workdir, f'samples_{step:07d}.png'), image)
-  writer.write_images(step, {'samples': image[None]})
-  return {f'eval/{k}': v for k, v in scores.items()}
+class Evaluator:
+  """Scores and draws the EMA generator's samples: mode metrics and a scatter plot on toy data,
+  a grid of images (one row per class for conditional models) on image data."""
+
+  def __init__(self, config: ml_collections.ConfigDict, generator, dataset, workdir: str):
+    self.dataset, self.workdir = dataset, workdir
+    self.is_toy = isinstance(dataset, data.ToyDataset)
+    if self.is_toy:
+      self.sample = make_sampler(config, generator, config.eval.num_samples)
+    else:
+      conditional = generator_is_conditional(generator)
+      self.rows, cols = (min(dataset.num_classes, 10), 10) if conditional else (8, 8)
+      labels = np.repeat(np.arange(self.rows), cols).astype(np.int32) if conditional else None
+      self.sample = make_sampler(config, generator, self.rows * cols, labels)
+
+  def __call__(self, state: GANState, writer: metric_writers.MetricWriter) -> dict[str, float]:
+    step = int(state.step)
+    samples = np.asarray(jax.device_get(self.sample(state.g_ema_params, state.g_batch_stats)))
+    scores = {}
+    if self.is_toy:
+      centers, std = self.dataset.modes
+      scores = {f'eval/{k}': v for k, v in metrics.mode_metrics(samples, centers, std).items()}
+      title = (f'step {step}: {scores["eval/modes_covered"]:.0f}/{len(centers)} modes, '
+               f'{100 * scores["eval/high_quality_fraction"]:.1f}% high quality')
+      image = figures.toy_samples(samples, self.dataset.points[:5000], centers, title)
+    else:
+      image = figures.image_grid(samples, self.rows)
+    if jax.process_index() == 0:
+      figures.save_png(self.figure_path(step), image)
+    writer.write_images(step, {'samples': image[None]})
+    return scores
+
+  def figure_path(self, step: int) -> str:
+    return os.path.join(self.workdir, f'samples_{step:07d}.png')
+
+
+def generator_is_conditional(generator) -> bool:
+  return getattr(generator, 'conditioning', 'none') != 'none'
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -71,7 +96,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   check_devices(config, jax.device_count())
   os.makedirs(workdir, exist_ok=True)
   dataset = data.build(config)
-  generator, discriminator = models.build(config, dataset.shape)
+  generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
   mesh = parallel.make_mesh()
 
   state = create_state(config, generator, discriminator, dataset.shape)
@@ -95,7 +120,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                param_count(state.g_params), param_count(state.d_params), jax.device_count())
 
   train_step = make_train_step(config, generator, discriminator, mesh)
-  sample = make_sampler(config, generator)
+  evaluate = Evaluator(config, generator, dataset, workdir)
   report = periodic_actions.ReportProgress(num_train_steps=config.num_steps, writer=writer,
                                            every_steps=config.log_every, every_secs=None)
   eval_scalars: dict[str, float] = {}
@@ -121,7 +146,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         if not log:
           scalars = {}
       if step % config.eval_every == 0 or last:
-        eval_scalars = evaluate(config, state, sample, dataset, workdir, writer)
+        eval_scalars = evaluate(state, writer)
         scalars.update(eval_scalars)
       if scalars:
         writer.write_scalars(step, scalars)
@@ -137,7 +162,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       'step': final_step,
       **eval_scalars,
       'seconds': time.time() - start_time,
-      'figure': os.path.join(workdir, f'samples_{final_step:07d}.png'),
+      'figure': evaluate.figure_path(final_step),
       'metrics': jsonl_path,
       'checkpoints': checkpointer.directory,
   }

@@ -1,0 +1,36 @@
+"""DCGAN (Radford et al. 2015) on MNIST 28x28: the architecture and optimizer of the paper.
+
+The paper reports no MNIST score; its Figure/Section 4 setup is reproduced: Adam 2e-4,
+beta1 0.5, batch 128, weights from N(0, 0.02), BatchNorm, LeakyReLU 0.2 in D, z of 100 dims.
+A few thousand steps give readable digits (README).
+
+Variants: `runlocal` (seconds), `conditional` (label concatenated, Mirza & Osindero 2014).
+"""
+
+from gan_jax.config import base_config, parse_arg
+
+
+def get_config(arg: str | None = None):
+  arg = parse_arg(arg, runlocal=False, conditional=False, seed=0)
+  c = base_config()
+  c.seed = arg.seed
+  c.dataset.name = 'mnist'
+  c.batch_size = 128
+  c.latent_dim = 100
+  c.loss = 'non_saturating'
+  c.ema_decay = 0.999
+  conditioning = 'concat' if arg.conditional else 'none'
+  c.generator.update(name='dcgan', ch=64, conditioning=conditioning)
+  c.discriminator.update(name='dcgan', ch=64, conditioning=conditioning)
+  c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.5, d_b1=0.5, g_b2=0.999, d_b2=0.999)
+  c.num_steps = 10_000
+  c.log_every = 100
+  c.eval_every = c.checkpoint_every = 1000
+  if arg.runlocal:
+    c.dataset.split = 'train[:2048]'
+    c.batch_size = 16
+    c.num_steps = 4
+    c.log_every = 2
+    c.eval_every = c.checkpoint_every = 4
+    c.generator.ch = c.discriminator.ch = 8
+  return c
