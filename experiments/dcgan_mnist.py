@@ -7,7 +7,7 @@ A few thousand steps give readable digits (README).
 Variants: `runlocal` (seconds), `conditional` (label concatenated, Mirza & Osindero 2014).
 """
 
-from gan_jax.config import base_config, parse_arg
+from gan_jax.config import base_config, parse_arg, shrink_for_runlocal
 
 
 def get_config(arg: str | None = None):
@@ -27,10 +27,5 @@ def get_config(arg: str | None = None):
   c.log_every = 100
   c.eval_every = c.checkpoint_every = 1000
   if arg.runlocal:
-    c.dataset.split = 'train[:2048]'
-    c.batch_size = 16
-    c.num_steps = 4
-    c.log_every = 2
-    c.eval_every = c.checkpoint_every = 4
-    c.generator.ch = c.discriminator.ch = 8
+    shrink_for_runlocal(c)
   return c

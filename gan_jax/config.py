@@ -30,6 +30,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.gp_weight = 0.0                  # WGAN-GP gradient penalty
   c.r1_weight = 0.0                  # R1 penalty on real data
   c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
+  c.sync_batch_norm = False          # batch statistics over the global batch, not per device
 
   c.dataset = ml_collections.ConfigDict()
   c.dataset.name = 'grid'            # ring, grid; a tfds image dataset; or folder:/path
@@ -85,6 +86,19 @@ def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
         raise ConfigError(
             f"config argument '{key}={value}': expected {type(default).__name__}") from None
   return out
+
+
+def shrink_for_runlocal(c: ml_collections.ConfigDict, num_steps: int = 4) -> None:
+  """The `:runlocal` variant of an image experiment: a slice of the data, tiny models, a few
+  steps, every output written. Runs in seconds on a CPU."""
+  c.dataset.split = 'train[:256]'
+  c.batch_size = 8
+  c.num_steps = num_steps
+  c.log_every = 2
+  c.eval_every = c.checkpoint_every = num_steps
+  for model in (c.generator, c.discriminator):
+    if 'ch' in model:
+      model.ch = 8
 
 
 def _check_type(path: str, value: Any, expected: Any) -> None:

@@ -114,3 +114,65 @@ def test_label_count_and_shape_errors():
     models.build(dcgan_config(ch=8, conditioning='concat'), (28, 28, 1), num_classes=0)
   with pytest.raises(ConfigError, match=r'square images of size \(28, 32, 64\)'):
     models.build(dcgan_config(ch=8), (48, 48, 3))
+
+
+def resnet_config(g_conditioning='none', d_conditioning='none', spectral_norm=True):
+  from gan_jax.config import base_config
+  c = base_config()
+  c.generator.update(name='resnet', ch=256, conditioning=g_conditioning)
+  c.discriminator.update(name='resnet', ch=128, conditioning=d_conditioning,
+                         spectral_norm=spectral_norm)
+  return c
+
+
+def init_both(config, num_classes=0, batch=2):
+  generator, discriminator = models.build(config, (32, 32, 3), num_classes)
+  z = jax.random.normal(jax.random.key(0), (batch, 128))
+  labels = jnp.arange(batch) % max(num_classes, 1)
+  g_vars = generator.init(jax.random.key(0), z, labels, train=False)
+  x = generator.apply(g_vars, z, labels, train=False)
+  d_vars = discriminator.init(jax.random.key(1), x, labels, train=False)
+  return generator, discriminator, g_vars, d_vars, x, labels
+
+
+def test_sngan_resnet_parameter_counts():
+  _, discriminator, g_vars, d_vars, x, labels = init_both(resnet_config())
+  assert x.shape == (2, 32, 32, 3)
+  assert discriminator.apply(d_vars, x, train=False).shape == (2,)
+  # Hand count (Miyato et al. 2018, Table 4): dense 528,384; 3 blocks of 1,246,976; BN 512;
+  # output conv 6,915. D: 151,680 + 311,680 + 2 x 295,168 + 129.
+  assert param_count(g_vars['params']) == 4_276_739
+  assert param_count(d_vars['params']) == 1_053_825
+  # Projection adds a 10 x 128 embedding; conditional BN swaps 6 x 512 shared gains and biases
+  # for 6 x 2 x 10 x 256 per-class ones.
+  _, _, g_vars, d_vars, _, _ = init_both(resnet_config('cbn', 'projection'), num_classes=10)
+  assert param_count(d_vars['params']) == 1_053_825 + 1_280
+  assert param_count(g_vars['params']) == 4_276_739 - 6 * 512 + 6 * 2 * 10 * 256
+
+
+def test_spectral_norm_keeps_top_singular_value_near_one():
+  import numpy as np
+  _, discriminator, _, d_vars, x, labels = init_both(resnet_config('none', 'projection'), 10)
+  # Power iteration runs once per training call; after some, u has converged.
+  variables = d_vars
+  for _ in range(30):
+    _, updates = discriminator.apply(variables, x, labels, train=True, mutable=['batch_stats'])
+    variables = {'params': d_vars['params'], 'batch_stats': updates['batch_stats']}
+  stats = jax.tree_util.tree_flatten_with_path(variables['batch_stats'])[0]
+  sigmas = {jax.tree_util.keystr(p): float(v) for p, v in stats if 'sigma' in jax.tree_util.keystr(p)}
+  assert len(sigmas) == 12  # 10 convolutions, the dense layer and the projection embedding.
+  params = jax.tree_util.tree_flatten_with_path(d_vars['params'])[0]
+  matrices = [np.asarray(v).reshape(-1, v.shape[-1]) for p, v in params
+              if np.ndim(v) >= 2]
+  assert len(matrices) == 12
+  # sigma estimates each matrix's top singular value, so W / sigma has top singular value ~1.
+  top = sorted(np.linalg.svd(m, compute_uv=False)[0] for m in matrices)
+  estimated = sorted(sigmas.values())
+  np.testing.assert_allclose(np.array(top) / np.array(estimated), 1.0, rtol=0.02)
+
+
+def test_projection_discriminator_depends_on_label():
+  _, discriminator, _, d_vars, x, _ = init_both(resnet_config('cbn', 'projection'), 10)
+  same = jnp.stack([x[0], x[0]])
+  logits = discriminator.apply(d_vars, same, jnp.array([1, 2]), train=False)
+  assert not jnp.allclose(logits[0], logits[1])

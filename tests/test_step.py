@@ -97,3 +97,44 @@ def test_ema_and_step_counter():
   jax.tree.map(lambda ema, old, p: np.testing.assert_allclose(ema, 0.75 * old + 0.25 * p,
                                                              rtol=1e-5, atol=1e-7),
                new.g_ema_params, state.g_ema_params, new.g_params)
+
+
+def image_config(sync_batch_norm):
+  from experiments import dcgan_mnist
+  config = dcgan_mnist.get_config('runlocal,conditional')
+  config.sync_batch_norm = sync_batch_norm
+  config.n_critic = 2
+  return config
+
+
+class RandomImages:
+  """A stand-in image dataset with labels, so that this test needs no prepared data."""
+  shape, num_classes = (28, 28, 1), 10
+
+  def batch(self, step):
+    rng = np.random.default_rng(step)
+    return {'x': rng.uniform(-1, 1, (2, 16, 28, 28, 1)).astype(np.float32),
+            'label': rng.integers(0, 10, (2, 16)).astype(np.int32)}
+
+
+def run_image_steps(config, num_devices, steps=2):
+  mesh = Mesh(np.array(jax.devices()[:num_devices]), ('data',))
+  dataset = RandomImages()
+  generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
+  state = parallel.replicate(create_state(config, generator, discriminator, dataset.shape), mesh)
+  train_step = make_train_step(config, generator, discriminator, mesh)
+  for step in range(steps):
+    state, _ = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
+  return jax.device_get(state)
+
+
+def test_synchronized_batch_norm_makes_eight_devices_match_one():
+  one = run_image_steps(image_config(True), 1)
+  eight = run_image_steps(image_config(True), 8)
+  for name in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats'):
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5),
+                 getattr(one, name), getattr(eight, name))
+  # Per-device statistics (the default) see 2 examples per device instead of 16: they differ.
+  per_device = run_image_steps(image_config(False), 8)
+  assert not np.allclose(per_device.g_params['ConvTranspose_0']['kernel'],
+                         one.g_params['ConvTranspose_0']['kernel'], rtol=1e-3, atol=1e-5)

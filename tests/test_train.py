@@ -124,19 +124,24 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
   assert os.path.isdir(tmp_path / 'checkpoints' / '6')  # Left untouched.
 
 
-@pytest.mark.parametrize('arg', ['runlocal', 'runlocal,conditional'])
-def test_dcgan_mnist_runlocal(tmp_path, tfds_dir, arg):
+@pytest.mark.parametrize('experiment,conditional', [
+    ('dcgan_mnist', False), ('dcgan_mnist', True), ('dcgan_cifar', False),
+    ('wgan_gp_cifar', False), ('sngan_cifar', False), ('cgan_cifar', True)])
+def test_image_experiment_runlocal(tmp_path, tfds_dir, experiment, conditional):
+  arg = 'runlocal,conditional' if experiment == 'dcgan_mnist' and conditional else 'runlocal'
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2')
   result = subprocess.run(
-      [sys.executable, 'launch.py', '--config', f'experiments/dcgan_mnist.py:{arg}',
+      [sys.executable, 'launch.py', '--config', f'experiments/{experiment}.py:{arg}',
        '--workdir', str(tmp_path), f'--config.dataset.data_dir={tfds_dir}'],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   rows = read_jsonl(tmp_path / 'metrics.jsonl')
   assert [r['step'] for r in rows] == [2, 4]
-  assert all(np.isfinite(r['d_loss']) and np.isfinite(r['g_loss']) for r in rows)
+  for key in ('d_loss', 'g_loss', 'd_real', 'd_fake', 'd_grad_norm', 'g_grad_norm'):
+    assert all(np.isfinite(r[key]) for r in rows), key
   assert os.listdir(tmp_path / 'checkpoints') == ['4']
   from PIL import Image
   grid = np.asarray(Image.open(tmp_path / 'samples_0000004.png'))
-  rows_of_images = 10 if 'conditional' in arg else 8  # One row per class when conditional.
-  assert grid.shape[0] == rows_of_images * 30 + 2
+  size = 28 if 'mnist' in experiment else 32
+  rows_of_images = 10 if conditional else 8  # One row per class when conditional.
+  assert grid.shape[0] == rows_of_images * (size + 2) + 2

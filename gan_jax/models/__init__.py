@@ -9,13 +9,17 @@ import ml_collections
 
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
+from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
 
-GENERATORS: dict[str, type[nn.Module]] = {'mlp': MLPGenerator, 'dcgan': DCGANGenerator}
-DISCRIMINATORS: dict[str, type[nn.Module]] = {'mlp': MLPDiscriminator, 'dcgan': DCGANDiscriminator}
+GENERATORS: dict[str, type[nn.Module]] = {
+    'mlp': MLPGenerator, 'dcgan': DCGANGenerator, 'resnet': ResNetGenerator}
+DISCRIMINATORS: dict[str, type[nn.Module]] = {
+    'mlp': MLPDiscriminator, 'dcgan': DCGANDiscriminator, 'resnet': ResNetDiscriminator}
 
 
 def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigDict,
-               data_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+               data_shape: tuple[int, ...], num_classes: int,
+               sync_batch_norm: bool) -> nn.Module:
   from gan_jax.config import ConfigError
   fields = {f.name for f in dataclasses.fields(module)}
   kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in model.items() if k != 'name'}
@@ -29,6 +33,8 @@ def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigD
                       'labels, and the dataset has none')
   if 'out_shape' in fields:
     kwargs['out_shape'] = tuple(data_shape)
+  if 'batch_norm_axis' in fields and sync_batch_norm:
+    kwargs['batch_norm_axis'] = 'data'  # The mesh axis the train step runs over.
   if hasattr(module, 'check_shape'):
     module.check_shape(tuple(data_shape))
   return module(**kwargs)
@@ -39,6 +45,6 @@ def build(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
   """The (generator, discriminator) pair a config names, sized for the dataset's sample shape
   and number of classes."""
   return (_build_one('generator', GENERATORS[config.generator.name], config.generator,
-                     data_shape, num_classes),
+                     data_shape, num_classes, config.sync_batch_norm),
           _build_one('discriminator', DISCRIMINATORS[config.discriminator.name],
-                     config.discriminator, data_shape, num_classes))
+                     config.discriminator, data_shape, num_classes, config.sync_batch_norm))

@@ -16,6 +16,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models.layers import batch_norm
+
 _INIT = nn.initializers.normal(0.02)  # DCGAN: weights from N(0, 0.02).
 SIZES = (28, 32, 64)
 
@@ -25,10 +27,8 @@ def _base_and_layers(size: int) -> tuple[int, int]:
   return base, int(math.log2(size // base))
 
 
-def _batch_norm(train: bool) -> nn.BatchNorm:
-  # PyTorch's momentum 0.1 is flax's 0.9.
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                      scale_init=lambda k, s, d=jnp.float32: 1.0 + 0.02 * jax.random.normal(k, s, d))
+def _scale_init(key, shape, dtype=jnp.float32):
+  return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)  # DCGAN: BN gains from N(1, 0.02).
 
 
 def _check(role: str, config) -> None:
@@ -52,8 +52,9 @@ class DCGANGenerator(nn.Module):
   num_classes: int = 0
   ch: int = 64                 # ngf: channels of the last hidden layer, doubling towards z
   conditioning: str = 'none'
+  batch_norm_axis: str | None = None  # set by config.sync_batch_norm
 
-  data_fields: ClassVar[tuple[str, ...]] = ('out_shape', 'num_classes')
+  data_fields: ClassVar[tuple[str, ...]] = ('out_shape', 'num_classes', 'batch_norm_axis')
   check_config = staticmethod(_check)
   check_shape = staticmethod(_check_shape)
 
@@ -67,11 +68,11 @@ class DCGANGenerator(nn.Module):
     x = z[:, None, None, :]
     x = nn.ConvTranspose(self.ch * 2 ** (layers - 1), (base, base), padding='VALID',
                          use_bias=False, kernel_init=_INIT)(x)
-    x = nn.relu(_batch_norm(train)(x))
+    x = nn.relu(batch_norm(train, self.batch_norm_axis, scale_init=_scale_init)(x))
     for i in reversed(range(layers - 1)):
       x = nn.ConvTranspose(self.ch * 2 ** i, (4, 4), strides=(2, 2), padding='SAME',
                            use_bias=False, kernel_init=_INIT)(x)
-      x = nn.relu(_batch_norm(train)(x))
+      x = nn.relu(batch_norm(train, self.batch_norm_axis, scale_init=_scale_init)(x))
     x = nn.ConvTranspose(channels, (4, 4), strides=(2, 2), padding='SAME', use_bias=False,
                          kernel_init=_INIT)(x)
     return jnp.tanh(x)
@@ -82,8 +83,9 @@ class DCGANDiscriminator(nn.Module):
   num_classes: int = 0
   ch: int = 64                 # ndf: channels of the first layer, doubling with depth
   conditioning: str = 'none'
+  batch_norm_axis: str | None = None  # set by config.sync_batch_norm
 
-  data_fields: ClassVar[tuple[str, ...]] = ('num_classes',)
+  data_fields: ClassVar[tuple[str, ...]] = ('num_classes', 'batch_norm_axis')
   check_config = staticmethod(_check)
   check_shape = staticmethod(_check_shape)
 
@@ -98,7 +100,7 @@ class DCGANDiscriminator(nn.Module):
       x = nn.Conv(self.ch * 2 ** i, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
                   use_bias=False, kernel_init=_INIT)(x)
       if i:
-        x = _batch_norm(train)(x)
+        x = batch_norm(train, self.batch_norm_axis, scale_init=_scale_init)(x)
       x = nn.leaky_relu(x, 0.2)
     x = nn.Conv(1, (base, base), padding='VALID', use_bias=False, kernel_init=_INIT)(x)
     return x.reshape(x.shape[0])

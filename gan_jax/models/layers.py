@@ -9,6 +9,16 @@ import jax.numpy as jnp
 ACTIVATIONS = ('relu', 'leaky_relu', 'maxout')
 
 
+def batch_norm(train: bool, axis_name: str | None = None, **kwargs) -> nn.BatchNorm:
+  """BatchNorm with PyTorch's defaults (its momentum 0.1 is flax's 0.9).
+
+  With `axis_name`, batch statistics are computed over the whole global batch (synchronized
+  across devices); without, over each device's share.
+  """
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                      axis_name=axis_name if train else None, **kwargs)
+
+
 class DenseActivation(nn.Module):
   """A dense layer and its activation; maxout-k takes the max over k linear pieces per unit."""
   features: int
