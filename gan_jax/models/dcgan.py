@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models.layers import batch_norm
+from gan_jax.models.layers import ConvTranspose, batch_norm
 
 _INIT = nn.initializers.normal(0.02)  # DCGAN: weights from N(0, 0.02).
 SIZES = (28, 32, 64)
@@ -66,14 +66,14 @@ class DCGANGenerator(nn.Module):
     if self.conditioning == 'concat':
       z = jnp.concatenate([z, jax.nn.one_hot(labels, self.num_classes, dtype=z.dtype)], axis=-1)
     x = z[:, None, None, :]
-    x = nn.ConvTranspose(self.ch * 2 ** (layers - 1), (base, base), padding='VALID',
+    x = ConvTranspose(self.ch * 2 ** (layers - 1), (base, base), padding='VALID',
                          use_bias=False, kernel_init=_INIT)(x)
     x = nn.relu(batch_norm(train, self.batch_norm_axis, scale_init=_scale_init)(x))
     for i in reversed(range(layers - 1)):
-      x = nn.ConvTranspose(self.ch * 2 ** i, (4, 4), strides=(2, 2), padding='SAME',
+      x = ConvTranspose(self.ch * 2 ** i, (4, 4), strides=(2, 2), padding='SAME',
                            use_bias=False, kernel_init=_INIT)(x)
       x = nn.relu(batch_norm(train, self.batch_norm_axis, scale_init=_scale_init)(x))
-    x = nn.ConvTranspose(channels, (4, 4), strides=(2, 2), padding='SAME', use_bias=False,
+    x = ConvTranspose(channels, (4, 4), strides=(2, 2), padding='SAME', use_bias=False,
                          kernel_init=_INIT)(x)
     return jnp.tanh(x)
 

@@ -1,10 +1,13 @@
-"""Building blocks shared by the model files: activations by name, maxout."""
+"""Building blocks shared by the model files: activations, maxout, BatchNorm, transposed conv."""
 
 from __future__ import annotations
+
+import functools
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 ACTIVATIONS = ('relu', 'leaky_relu', 'maxout')
 
@@ -47,3 +50,105 @@ def check_activation(role: str, config) -> None:
     raise ConfigError(f'config.{role}.activation: unknown {activation!r}; known: {ACTIVATIONS}')
   if config.get('maxout_k', 1) < 1:
     raise ConfigError(f'config.{role}.maxout_k: must be positive')
+
+
+_DIMS = ('NHWC', 'HWIO', 'NHWC')
+
+
+def _conv(z: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> jax.Array:
+  return lax.conv_general_dilated(z, kernel, strides, padding, dimension_numbers=_DIMS)
+
+
+def _transposed_shape(x: jax.Array, kernel: jax.Array, strides, padding) -> tuple[int, ...]:
+  """The input shape of the strided convolution whose output has x's shape."""
+  kh, kw, out_ch, _ = kernel.shape
+  if padding == 'SAME':
+    return (x.shape[0], x.shape[1] * strides[0], x.shape[2] * strides[1], out_ch)
+  return (x.shape[0], (x.shape[1] - 1) * strides[0] + kh, (x.shape[2] - 1) * strides[1] + kw,
+          out_ch)
+
+
+def conv_transpose_reference(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                             padding: str) -> jax.Array:
+  """The transposed convolution as the adjoint of `_conv`, differentiated by plain autodiff."""
+  zeros = jnp.zeros(_transposed_shape(x, kernel, strides, padding), x.dtype)
+  return jax.linear_transpose(lambda z: _conv(z, kernel, strides, padding), zeros)(x)[0]
+
+
+def _subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+  """conv_transpose for 'SAME' padding and equal strides, as one stride-1 convolution.
+
+  Output pixel s*m + r sums kernel taps a = s*o + r + p (p the convolution's leading pad)
+  times input pixel m - o: each of the s*s output phases is an ordinary convolution of x.
+  Computing all phases as one convolution with s*s*C output channels, then interleaving them
+  (depth to space), skips the zeros that the dilated formulation multiplies.
+  """
+  k_h, k_w, out_ch, in_ch = kernel.shape
+  taps = []  # per axis: [(phase r, kernel tap a, input offset)]
+  for k in (k_h, k_w):
+    pad = (k - stride) // 2
+    taps.append([(r, a, (r + pad - a) // stride) for r in range(stride) for a in range(k)
+                 if (a - r - pad) % stride == 0])
+  lo = [min(t[2] for t in axis) for axis in taps]
+  hi = [max(t[2] for t in axis) for axis in taps]
+  combined = jnp.zeros((hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, in_ch, stride * stride, out_ch),
+                       kernel.dtype)
+  for r_h, a_h, o_h in taps[0]:
+    for r_w, a_w, o_w in taps[1]:
+      combined = combined.at[o_h - lo[0], o_w - lo[1], :, r_h * stride + r_w].set(
+          kernel[a_h, a_w].T)
+  combined = combined.reshape(*combined.shape[:3], stride * stride * out_ch)
+  padding = ((-lo[0], hi[0]), (-lo[1], hi[1]))
+  phases = lax.conv_general_dilated(x, combined, (1, 1), padding, dimension_numbers=_DIMS)
+  n, h, w, _ = phases.shape
+  phases = phases.reshape(n, h, w, stride, stride, out_ch).transpose(0, 1, 3, 2, 4, 5)
+  return phases.reshape(n, h * stride, w * stride, out_ch)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                   padding: str) -> jax.Array:
+  """y = A^T x, A the strided convolution z -> conv(z, kernel): PyTorch's ConvTranspose2d.
+
+  `kernel` is [kh, kw, out channels, in channels], the kernel of A. Formulated for XLA:CPU,
+  where autodiff of the plain (dilated) formulation is slow (bench/, tests/test_layers.py):
+  - forward: with 'SAME' padding and equal strides, a sub-pixel convolution;
+  - gradients, by A itself: for a cotangent g, dx = A g = conv(g, kernel), and dkernel is the
+    kernel gradient of conv(g, .) at cotangent x; both strided convolutions.
+  """
+  if padding == 'SAME' and strides[0] == strides[1] > 1:
+    return _subpixel_conv_transpose(x, kernel, strides[0])
+  return conv_transpose_reference(x, kernel, strides, padding)
+
+
+def _conv_transpose_fwd(x, kernel, strides, padding):
+  return conv_transpose(x, kernel, strides, padding), (x, kernel)
+
+
+def _conv_transpose_bwd(strides, padding, residuals, g):
+  x, kernel = residuals
+  dx = _conv(g, kernel, strides, padding)
+  _, kernel_vjp = jax.vjp(lambda k: _conv(g, k, strides, padding), kernel)
+  return dx, kernel_vjp(x)[0]
+
+
+conv_transpose.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
+
+
+class ConvTranspose(nn.Module):
+  """A transposed convolution layer (PyTorch semantics) with fast gradients on every backend."""
+  features: int
+  kernel_size: tuple[int, int]
+  strides: tuple[int, int] = (1, 1)
+  padding: str = 'SAME'             # 'SAME': output = input * stride; 'VALID': no padding
+  use_bias: bool = True
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param('kernel', self.kernel_init,
+                        (*self.kernel_size, self.features, x.shape[-1]), jnp.float32)
+    y = conv_transpose(x, kernel.astype(x.dtype), tuple(self.strides), self.padding)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (self.features,), jnp.float32)
+    return y
