@@ -56,7 +56,7 @@ def gan_update(state: GANState, batch: Batch, *, config: ml_collections.ConfigDi
     return lax.pmean(tree, axis_name) if axis_name else tree
 
   def generate(g_params, g_batch_stats, key):
-    """Fake samples and their labels (None for unconditional models)."""
+    """Fake samples, and (their labels (None when unconditional), new batch statistics)."""
     keys = per_example_keys(key, num_samples, axis_name)
     z = jax.vmap(lambda k: jax.random.normal(k, (config.latent_dim,)))(keys)
     labels = None
@@ -64,7 +64,7 @@ def gan_update(state: GANState, batch: Batch, *, config: ml_collections.ConfigDi
       labels = jax.vmap(lambda k: jax.random.randint(jax.random.fold_in(k, 1), (), 0,
                                                      num_classes))(keys)
     fake_x, g_batch_stats = apply_model(generator, g_params, g_batch_stats, z, labels)
-    return fake_x, labels, g_batch_stats
+    return fake_x, (labels, g_batch_stats)
 
   def d_objective(d_params, d_batch_stats, real_x, real_labels, fake_x, fake_labels, key):
     real_x, fake_x = pack(real_x, config.pack), pack(fake_x, config.pack)
@@ -91,15 +91,11 @@ def gan_update(state: GANState, batch: Batch, *, config: ml_collections.ConfigDi
     metrics['d_loss'] = d_loss
     return d_loss, (d_batch_stats, metrics)
 
-  def d_update(carry, inputs):
+  def d_update(carry, real, fake_x, fake_labels, key):
     d_params, d_opt_state, d_batch_stats = carry
-    real, key = inputs
-    # The generator's batch-stat updates from this pass are dropped: only its own step counts.
-    fake_x, fake_labels, _ = generate(state.g_params, state.g_batch_stats,
-                                      jax.random.fold_in(key, 0))
     grads, (d_batch_stats, metrics) = jax.grad(d_objective, has_aux=True)(
         d_params, d_batch_stats, real['x'], real.get('label'), lax.stop_gradient(fake_x),
-        fake_labels, jax.random.fold_in(key, 1))
+        fake_labels, key)
     grads = device_mean(grads)
     updates, d_opt_state = state.d_tx.update(grads, d_opt_state, d_params)
     metrics['d_grad_norm'] = optax.tree.norm(grads)
@@ -107,22 +103,28 @@ def gan_update(state: GANState, batch: Batch, *, config: ml_collections.ConfigDi
 
   # The n_critic updates are unrolled into one straight-line program rather than a lax.scan:
   # XLA:CPU runs convolutions inside a while loop ~14x slower (2.8 s against 0.2 s for a
-  # DCGAN discriminator update, bench/dcgan_speed.py), and n_critic is small.
+  # DCGAN discriminator update, measured), and n_critic is small.
   carry = (state.d_params, state.d_opt_state, state.d_batch_stats)
   for i in range(config.n_critic):
-    carry, d_metrics = d_update(carry, (jax.tree.map(lambda a: a[i], batch),
-                                        jax.random.fold_in(step_key, i)))
+    key = jax.random.fold_in(step_key, i)
+    real = jax.tree.map(lambda a: a[i], batch)
+    if i < config.n_critic - 1:  # Batch-stat updates of these generator passes are dropped.
+      fake_x, (fake_labels, _) = generate(state.g_params, state.g_batch_stats, key)
+    else:
+      # The generator update learns from the fakes of the last critic update, as in the
+      # PyTorch DCGAN example: one generator forward pass, its VJP kept for the update below.
+      fake_x, g_vjp, (fake_labels, g_batch_stats) = jax.vjp(
+          lambda p: generate(p, state.g_batch_stats, key), state.g_params, has_aux=True)
+    carry, d_metrics = d_update(carry, real, fake_x, fake_labels, jax.random.fold_in(key, 1))
   d_params, d_opt_state, d_batch_stats = carry
 
-  def g_objective(g_params):
-    fake_x, fake_labels, g_batch_stats = generate(g_params, state.g_batch_stats,
-                                                  jax.random.fold_in(step_key, config.n_critic))
+  def g_objective(fake_x):
     fake_logits, _ = apply_model(discriminator, d_params, d_batch_stats,
                                  pack(fake_x, config.pack), fake_labels)
-    return loss.g_loss(fake_logits), g_batch_stats
+    return loss.g_loss(fake_logits)
 
-  (g_loss, g_batch_stats), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
-  g_grads = device_mean(g_grads)
+  g_loss, fake_grads = jax.value_and_grad(g_objective)(fake_x)
+  g_grads = device_mean(g_vjp(fake_grads)[0])
   updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, updates)
   g_ema_params = optax.incremental_update(g_params, state.g_ema_params, 1.0 - config.ema_decay)
