@@ -21,7 +21,9 @@ test: install
 	$(PY) -m pytest -q tests
 
 bench: install
+	$(PY) -m pip install -q -c requirements.lock -e '.[bench]'
 	$(PY) bench/pacgan_modes.py --protocol short
+	$(PY) bench/dcgan_speed.py
 
 clean:
 	rm -rf $(VENV) runs

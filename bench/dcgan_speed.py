@@ -1,0 +1,197 @@
+"""DCGAN training-iteration speed: gan_jax against the PyTorch DCGAN example, same machine, one run.
+
+The iteration of the PyTorch example (examples/dcgan/main.py): one discriminator update on a
+real and a fake batch, one generator update on that fake batch; batch 64, ngf = ndf = 64,
+nz = 100, BCE (non-saturating), Adam 2e-4, beta1 0.5. At 64x64x3 and at 32x32x3 (one layer
+fewer). Each framework runs in its own process (clean peak memory); PyTorch is eager, on the
+CPU, with its default threads. Needs `pip install torch==2.13.0` (bench only: `make bench`).
+
+  python bench/dcgan_speed.py [--iters 30] [--data_dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def _median_seconds(run, iters: int, warmup: int = 3) -> float:
+  for _ in range(warmup):
+    run()
+  times = []
+  for _ in range(iters):
+    start = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - start)
+  return sorted(times)[len(times) // 2]
+
+
+def _peak_rss_mb() -> float:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_peak_gflops(framework: str) -> float:
+  n = 2048
+  if framework == 'jax':
+    import jax
+    import jax.numpy as jnp
+    a = jnp.ones((n, n), jnp.float32)
+    f = jax.jit(lambda a: a @ a)
+    seconds = _median_seconds(lambda: f(a).block_until_ready(), 10)
+  else:
+    import torch
+    a = torch.ones(n, n)
+    seconds = _median_seconds(lambda: a @ a, 10)
+  return 2 * n ** 3 / seconds / 1e9
+
+
+def jax_worker(size: int, iters: int) -> dict:
+  import jax
+  import numpy as np
+  from jax.sharding import Mesh
+  from gan_jax import models, parallel
+  from gan_jax.config import base_config
+  from gan_jax.train.state import create_state
+  from gan_jax.train.step import make_train_step
+
+  c = base_config()
+  c.batch_size, c.latent_dim, c.loss, c.n_critic = 64, 100, 'non_saturating', 1
+  c.generator.update(name='dcgan', ch=64)
+  c.discriminator.update(name='dcgan', ch=64)
+  c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.5, d_b1=0.5)
+  shape = (size, size, 3)
+  generator, discriminator = models.build(c, shape)
+  mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
+  state = parallel.replicate(create_state(c, generator, discriminator, shape), mesh)
+  rng = np.random.default_rng(0)
+  batch = parallel.shard_batch(
+      {'x': rng.uniform(-1, 1, (1, 64, *shape)).astype(np.float32)}, mesh)
+  step = make_train_step(c, generator, discriminator, mesh)
+  start = time.perf_counter()
+  compiled = step.lower(state, batch).compile()
+  compile_seconds = time.perf_counter() - start
+  cost = compiled.cost_analysis()
+  flops = (cost[0] if isinstance(cost, list) else cost)['flops']
+  holder = {'state': state}
+
+  def run():
+    holder['state'], metrics = compiled(holder['state'], batch)
+    jax.block_until_ready(metrics)
+  seconds = _median_seconds(run, iters)
+  return {'seconds': seconds, 'compile': compile_seconds, 'flops': flops,
+          'peak_mb': _peak_rss_mb(), 'matmul_peak': matmul_peak_gflops('jax')}
+
+
+def torch_worker(size: int, iters: int) -> dict:
+  import torch
+  from torch import nn
+  torch.manual_seed(0)
+  nz, ngf, ndf, nc = 100, 64, 64, 3
+  layers = 4 if size == 64 else 3  # up/down-sampling layers after the 4x4 map
+
+  g_layers = [nn.ConvTranspose2d(nz, ngf * 2 ** (layers - 1), 4, 1, 0, bias=False),
+              nn.BatchNorm2d(ngf * 2 ** (layers - 1)), nn.ReLU(True)]
+  for i in reversed(range(layers - 1)):
+    g_layers += [nn.ConvTranspose2d(ngf * 2 ** (i + 1), ngf * 2 ** i, 4, 2, 1, bias=False),
+                 nn.BatchNorm2d(ngf * 2 ** i), nn.ReLU(True)]
+  g_layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
+  d_layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+  for i in range(1, layers):
+    d_layers += [nn.Conv2d(ndf * 2 ** (i - 1), ndf * 2 ** i, 4, 2, 1, bias=False),
+                 nn.BatchNorm2d(ndf * 2 ** i), nn.LeakyReLU(0.2, inplace=True)]
+  d_layers += [nn.Conv2d(ndf * 2 ** (layers - 1), 1, 4, 1, 0, bias=False), nn.Sigmoid()]
+  net_g, net_d = nn.Sequential(*g_layers), nn.Sequential(*d_layers)
+  criterion = nn.BCELoss()
+  opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+  opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+  real = torch.rand(64, nc, size, size) * 2 - 1
+  ones, zeros = torch.ones(64), torch.zeros(64)
+
+  def run():  # The loop body of examples/dcgan/main.py.
+    net_d.zero_grad()
+    criterion(net_d(real).view(-1), ones).backward()
+    fake = net_g(torch.randn(64, nz, 1, 1))
+    criterion(net_d(fake.detach()).view(-1), zeros).backward()
+    opt_d.step()
+    net_g.zero_grad()
+    criterion(net_d(fake).view(-1), ones).backward()
+    opt_g.step()
+  seconds = _median_seconds(run, iters)
+  return {'seconds': seconds, 'peak_mb': _peak_rss_mb(), 'matmul_peak': matmul_peak_gflops('torch'),
+          'version': torch.__version__}
+
+
+def pipeline_worker(data_dir: str, iters: int) -> dict:
+  from gan_jax.data import ImageDataset
+  d = ImageDataset(name='cifar10', split='train', data_dir=data_dir, image_size=0,
+                   download=False, seed=0, batch_size=64)
+  d.images  # Loaded once per run, before training starts.
+  step = iter(range(10 ** 9))
+  seconds = _median_seconds(lambda: d.batch(next(step)), iters * 10)
+  return {'images_per_s': 64 / seconds}
+
+
+def worker(args) -> None:
+  kind, size = args.worker.split(':')
+  if kind == 'jax':
+    out = jax_worker(int(size), args.iters)
+  elif kind == 'torch':
+    out = torch_worker(int(size), args.iters)
+  else:
+    out = pipeline_worker(args.data_dir, args.iters)
+  print('RESULT ' + json.dumps(out))
+
+
+def spawn(what: str, args) -> dict:
+  cmd = [sys.executable, __file__, '--worker', what, '--iters', str(args.iters)]
+  if args.data_dir:
+    cmd += ['--data_dir', args.data_dir]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+  lines = [l for l in out.stdout.splitlines() if l.startswith('RESULT ')]
+  if not lines:
+    raise RuntimeError(f'{what} failed:\n{out.stderr[-3000:]}')
+  return json.loads(lines[-1][len('RESULT '):])
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--iters', type=int, default=30, help='timed iterations (median)')
+  parser.add_argument('--sizes', default='64,32')
+  parser.add_argument('--data_dir', default='', help='tfds dir with cifar10, for the pipeline row')
+  parser.add_argument('--worker', help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.worker:
+    return worker(args)
+  import jax
+  print(f'# DCGAN iteration (PyTorch example), batch 64, median of {args.iters} after 3 warm-up; '
+        f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+        f'jax {jax.__version__} ({jax.devices()[0].platform})')
+  print('| size | framework | s/iteration | vs PyTorch | compile (s) | peak RSS (MB) '
+        '| GFLOP/iteration | GFLOP/s | % of matmul peak |')
+  print('|---|---|---|---|---|---|---|---|---|')
+  for size in map(int, args.sizes.split(',')):
+    j, t = spawn(f'jax:{size}', args), spawn(f'torch:{size}', args)
+    gflop = j['flops'] / 1e9
+    for name, r in ((f'gan_jax', j), (f'PyTorch {t["version"]} eager', t)):
+      rate = gflop / r['seconds']
+      print(f'| {size}x{size} | {name} | {r["seconds"]:.3f} | {r["seconds"] / t["seconds"]:.2f}x '
+            f'| {r.get("compile", 0):.1f} | {r["peak_mb"]:.0f} | {gflop:.1f} | {rate:.0f} '
+            f'| {100 * rate / r["matmul_peak"]:.0f}% of {r["matmul_peak"]:.0f} |', flush=True)
+    if size == 32 and args.data_dir:
+      p = spawn('pipeline:32', args)
+      print(f'| 32x32 | input pipeline (cifar10, host) | {p["images_per_s"]:,.0f} images/s, '
+            f'the step consumes {64 / j["seconds"]:,.0f} images/s | | | | | | |')
+
+
+if __name__ == '__main__':
+  main()
