@@ -22,6 +22,8 @@ def get_config(arg: str | None = None):
   conditioning = 'concat' if arg.conditional else 'none'
   c.generator.update(name='dcgan', ch=64, conditioning=conditioning)
   c.discriminator.update(name='dcgan', ch=64, conditioning=conditioning)
+  if arg.conditional:  # Checked against the dataset's label count.
+    c.generator.num_classes = c.discriminator.num_classes = 10
   c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.5, d_b1=0.5, g_b2=0.999, d_b2=0.999)
   c.num_steps = 10_000
   c.log_every = 100

@@ -25,6 +25,8 @@ def sngan_cifar_config(arg: str | None, conditional: bool):
   c.generator.update(name='resnet', ch=256, conditioning='cbn' if conditional else 'none')
   c.discriminator.update(name='resnet', ch=128, spectral_norm=True,
                          conditioning='projection' if conditional else 'none')
+  if conditional:  # Checked against the dataset's label count.
+    c.generator.num_classes = c.discriminator.num_classes = 10
   c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.0, d_b1=0.0, g_b2=0.9, d_b2=0.9,
                  schedule='linear')
   c.num_steps = 50_000

@@ -107,7 +107,29 @@ def test_launch_bad_input_one_clear_line(tmp_path, args, devices, message):
   result = launch(*args, '--workdir', str(tmp_path / 'w'), devices=devices)
   assert result.returncode != 0
   assert 'Traceback' not in result.stderr, result.stderr
-  error_lines = [l for l in result.stderr.splitlines() if 'error' in l.lower()]
+  error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert len(error_lines) == 1, result.stderr
   assert message in error_lines[0]
   assert not (tmp_path / 'w' / 'checkpoints').exists()  # Failed before anything was built.
+
+
+def test_launch_image_data_errors(tmp_path, tfds_dir):
+  empty = tmp_path / 'images' / 'class_a'
+  empty.mkdir(parents=True)
+  cases = [
+      (['--config.dataset.name=cifar11'], "config.dataset.name: unknown dataset 'cifar11'"),
+      ([f'--config.dataset.name=folder:{tmp_path / "images"}'], 'no images'),
+      (['--config.generator.num_classes=100'],
+       'config.generator.num_classes: 100, but the dataset has 10 classes'),
+      (['--config.dataset.data_dir=' + str(tmp_path / 'nothing'), '--config.dataset.download=false'],
+       'gan_jax.data.prepare'),
+  ]
+  for overrides, message in cases:
+    result = launch('--config', 'experiments/dcgan_mnist.py:runlocal,conditional',
+                    f'--config.dataset.data_dir={tfds_dir}', *overrides,
+                    '--workdir', str(tmp_path / 'w'))
+    assert result.returncode != 0
+    assert 'Traceback' not in result.stderr, result.stderr
+    error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+    assert len(error_lines) == 1 and message in error_lines[0], (message, result.stderr[-2000:])
+    assert not (tmp_path / 'w' / 'checkpoints').exists()
