@@ -85,17 +85,21 @@ def test_pack_concatenates_consecutive_samples():
   assert pack(x, 1) is x
 
 
-def test_ema_and_step_counter():
+@pytest.mark.parametrize('step,decay', [(0, 0.1), (1, 2 / 11), (100, 0.75)])
+def test_ema_with_warm_up_and_step_counter(step, decay):
+  # decay = min(ema_decay, (1 + step) / (10 + step)).
   config = small_config(ema_decay=0.75, n_critic=1)
   dataset = data.build(config)
   generator, discriminator = models.build(config, dataset.shape)
   state = create_state(config, generator, discriminator, dataset.shape)
+  state = state.replace(step=jnp.array(step, jnp.int32),
+                        g_ema_params=jax.tree.map(lambda p: p + 1.0, state.g_ema_params))
   new, _ = jax.jit(lambda s, b: gan_update(s, b, config=config, generator=generator,
                                            discriminator=discriminator, axis_name=None))(
                                                state, dataset.batch(0))
-  assert int(new.step) == 1
-  jax.tree.map(lambda ema, old, p: np.testing.assert_allclose(ema, 0.75 * old + 0.25 * p,
-                                                             rtol=1e-5, atol=1e-7),
+  assert int(new.step) == step + 1
+  jax.tree.map(lambda ema, old, p: np.testing.assert_allclose(
+      ema, decay * old + (1 - decay) * p, rtol=1e-5, atol=1e-6),
                new.g_ema_params, state.g_ema_params, new.g_params)
 
 

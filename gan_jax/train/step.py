@@ -127,7 +127,10 @@ def gan_update(state: GANState, batch: Batch, *, config: ml_collections.ConfigDi
   g_grads = device_mean(g_vjp(fake_grads)[0])
   updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, updates)
-  g_ema_params = optax.incremental_update(g_params, state.g_ema_params, 1.0 - config.ema_decay)
+  # EMA warm-up (tf.train.ExponentialMovingAverage's num_updates): early on, the average
+  # follows the generator instead of carrying its random initialization for ~1/(1-decay) steps.
+  ema_decay = jnp.minimum(config.ema_decay, (1.0 + state.step) / (10.0 + state.step))
+  g_ema_params = optax.incremental_update(g_params, state.g_ema_params, 1.0 - ema_decay)
 
   new_state = state.replace(
       step=state.step + 1, g_params=g_params, d_params=d_params, g_ema_params=g_ema_params,
