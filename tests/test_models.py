@@ -114,6 +114,10 @@ def test_label_count_and_shape_errors():
     models.build(dcgan_config(ch=8, conditioning='concat'), (28, 28, 1), num_classes=0)
   with pytest.raises(ConfigError, match=r'square images of size \(28, 32, 64\)'):
     models.build(dcgan_config(ch=8), (48, 48, 3))
+  config = dcgan_config(ch=8, conditioning='concat')
+  config.pack = 2
+  with pytest.raises(ConfigError, match='config.pack: 2 packs samples of different classes'):
+    models.build(config, (28, 28, 1), num_classes=10)
 
 
 def resnet_config(g_conditioning='none', d_conditioning='none', spectral_norm=True):

@@ -40,11 +40,22 @@ def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigD
   return module(**kwargs)
 
 
+def is_conditional(model: nn.Module) -> bool:
+  """Whether a built model takes class labels."""
+  return getattr(model, 'conditioning', 'none') != 'none'
+
+
 def build(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
           num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
   """The (generator, discriminator) pair a config names, sized for the dataset's sample shape
   and number of classes."""
-  return (_build_one('generator', GENERATORS[config.generator.name], config.generator,
-                     data_shape, num_classes, config.sync_batch_norm),
-          _build_one('discriminator', DISCRIMINATORS[config.discriminator.name],
-                     config.discriminator, data_shape, num_classes, config.sync_batch_norm))
+  from gan_jax.config import ConfigError
+  generator = _build_one('generator', GENERATORS[config.generator.name], config.generator,
+                         data_shape, num_classes, config.sync_batch_norm)
+  discriminator = _build_one('discriminator', DISCRIMINATORS[config.discriminator.name],
+                             config.discriminator, data_shape, num_classes,
+                             config.sync_batch_norm)
+  if config.pack > 1 and (is_conditional(generator) or is_conditional(discriminator)):
+    raise ConfigError(f'config.pack: {config.pack} packs samples of different classes; use '
+                      'pack=1 with conditional models')
+  return generator, discriminator

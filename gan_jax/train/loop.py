@@ -57,7 +57,7 @@ class Evaluator:
     if self.is_toy:
       self.sample = make_sampler(config, generator, config.eval.num_samples)
     else:
-      conditional = generator_is_conditional(generator)
+      conditional = models.is_conditional(generator)
       self.rows, cols = (min(dataset.num_classes, 10), 10) if conditional else (8, 8)
       labels = np.repeat(np.arange(self.rows), cols).astype(np.int32) if conditional else None
       self.sample = make_sampler(config, generator, self.rows * cols, labels)
@@ -81,10 +81,6 @@ class Evaluator:
 
   def figure_path(self, step: int) -> str:
     return os.path.join(self.workdir, f'samples_{step:07d}.png')
-
-
-def generator_is_conditional(generator) -> bool:
-  return getattr(generator, 'conditioning', 'none') != 'none'
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import optax
 from jax import lax
 from jax.sharding import Mesh, PartitionSpec as P
 
-from gan_jax import losses
+from gan_jax import losses, models
 from gan_jax.train.state import GANState, apply_model
 
 Metrics = dict[str, jax.Array]
@@ -49,7 +49,7 @@ def gan_update(state: GANState, batch: Batch, *, config: ml_collections.ConfigDi
   """
   loss = losses.LOSSES[config.loss]
   num_samples = batch['x'].shape[1]
-  num_classes = getattr(generator, 'num_classes', 0)
+  num_classes = generator.num_classes if models.is_conditional(generator) else 0
   step_key = jax.random.fold_in(state.key, state.step)
 
   def device_mean(tree):
