@@ -4,14 +4,15 @@ The paper reports no MNIST score; its Figure/Section 4 setup is reproduced: Adam
 beta1 0.5, batch 128, weights from N(0, 0.02), BatchNorm, LeakyReLU 0.2 in D, z of 100 dims.
 A few thousand steps give readable digits (README).
 
-Variants: `runlocal` (seconds), `conditional` (label concatenated, Mirza & Osindero 2014).
+Variants: `runlocal` (seconds), `conditional` (label concatenated, Mirza & Osindero 2014),
+`acgan` (auxiliary classifier, Odena et al. 2017).
 """
 
 from gan_jax.config import base_config, parse_arg, shrink_for_runlocal
 
 
 def get_config(arg: str | None = None):
-  arg = parse_arg(arg, runlocal=False, conditional=False, seed=0)
+  arg = parse_arg(arg, runlocal=False, conditional=False, acgan=False, seed=0)
   c = base_config()
   c.seed = arg.seed
   c.dataset.name = 'mnist'
@@ -19,10 +20,10 @@ def get_config(arg: str | None = None):
   c.latent_dim = 100
   c.loss = 'non_saturating'
   c.ema_decay = 0.999
-  conditioning = 'concat' if arg.conditional else 'none'
+  conditioning = 'acgan' if arg.acgan else 'concat' if arg.conditional else 'none'
   c.generator.update(name='dcgan', ch=64, conditioning=conditioning)
   c.discriminator.update(name='dcgan', ch=64, conditioning=conditioning)
-  if arg.conditional:  # Checked against the dataset's label count.
+  if conditioning != 'none':  # Checked against the dataset's label count.
     c.generator.num_classes = c.discriminator.num_classes = 10
   c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.5, d_b1=0.5, g_b2=0.999, d_b2=0.999)
   c.num_steps = 10_000

@@ -29,6 +29,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.loss = 'non_saturating'
   c.gp_weight = 0.0                  # WGAN-GP gradient penalty
   c.r1_weight = 0.0                  # R1 penalty on real data
+  c.aux_weight = 1.0                 # AC-GAN: weight of the class-prediction loss
   c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
   c.sync_batch_norm = False          # batch statistics over the global batch, not per device
 
@@ -192,6 +193,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
             'eval_every', 'checkpoint_every', 'keep_checkpoints', 'eval.num_samples',
             'dataset.num_train', 'optim.g_lr', 'optim.d_lr')
   for path, value in (('gp_weight', config.gp_weight), ('r1_weight', config.r1_weight),
+                      ('aux_weight', config.aux_weight),
                       ('dataset.image_size', config.dataset.image_size)):
     if value < 0:
       raise ConfigError(f'config.{path}: must be >= 0, got {value}')

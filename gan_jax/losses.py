@@ -40,6 +40,12 @@ LOSSES: dict[str, GANLoss] = {
 }
 
 
+def class_loss(class_logits: Array, labels: Array) -> Array:
+  """AC-GAN's auxiliary loss (Odena et al. 2017): mean cross-entropy of the predicted class."""
+  log_probs = jax.nn.log_softmax(class_logits)
+  return -jnp.mean(jnp.take_along_axis(log_probs, labels[:, None], axis=1))
+
+
 def _per_example_grad_norm_sq(critic: Callable[[Array], Array], x: Array) -> Array:
   # Examples are independent in the critic (no batch norm), so the gradient of the sum
   # holds each example's own input gradient.

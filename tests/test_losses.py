@@ -106,3 +106,10 @@ def test_discriminator_loss_prefers_correct_logits(name):
   bad = loss.d_loss(jnp.array([-1.0]), jnp.array([1.0]))
   assert good < bad
   assert loss.g_loss(jnp.array([1.0])) < loss.g_loss(jnp.array([-1.0]))
+
+
+def test_class_loss():
+  # Cross-entropy: -log softmax([2, 0, 0])[0] and -log softmax([0, 0, 0])[2] = log 3.
+  logits = jnp.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+  expected = (-(2 - math.log(math.exp(2) + 2)) + math.log(3)) / 2
+  np.testing.assert_allclose(losses.class_loss(logits, jnp.array([0, 2])), expected, rtol=1e-6)

@@ -1,6 +1,7 @@
 """Shapes and parameter counts of the models."""
 
 import jax
+import numpy as np
 import jax.numpy as jnp
 import pytest
 
@@ -180,3 +181,20 @@ def test_projection_discriminator_depends_on_label():
   same = jnp.stack([x[0], x[0]])
   logits = discriminator.apply(d_vars, same, jnp.array([1, 2]), train=False)
   assert not jnp.allclose(logits[0], logits[1])
+
+
+@pytest.mark.parametrize('name', ['dcgan', 'resnet'])
+def test_acgan_discriminator_predicts_the_class(name):
+  config = dcgan_config(ch=8, conditioning='acgan') if name == 'dcgan' else resnet_config(
+      'cbn', 'acgan')
+  shape = (28, 28, 1) if name == 'dcgan' else (32, 32, 3)
+  generator, discriminator = models.build(config, shape, num_classes=10)
+  z, labels = jnp.zeros((3, config.latent_dim)), jnp.array([0, 4, 9])
+  g_vars = generator.init(jax.random.key(0), z, labels, train=False)
+  x = generator.apply(g_vars, z, labels, train=False)
+  d_vars = discriminator.init(jax.random.key(1), x, labels, train=False)
+  logits, class_logits = discriminator.apply(d_vars, x, labels, train=False)
+  assert logits.shape == (3,) and class_logits.shape == (3, 10)
+  # It does not see the label: the same image gets the same outputs under any label.
+  again = discriminator.apply(d_vars, x, jnp.array([1, 1, 1]), train=False)
+  np.testing.assert_array_equal(again[1], class_logits)

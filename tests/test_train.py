@@ -124,11 +124,12 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
   assert os.path.isdir(tmp_path / 'checkpoints' / '6')  # Left untouched.
 
 
-@pytest.mark.parametrize('experiment,conditional', [
-    ('dcgan_mnist', False), ('dcgan_mnist', True), ('dcgan_cifar', False),
-    ('wgan_gp_cifar', False), ('sngan_cifar', False), ('cgan_cifar', True)])
-def test_image_experiment_runlocal(tmp_path, tfds_dir, experiment, conditional):
-  arg = 'runlocal,conditional' if experiment == 'dcgan_mnist' and conditional else 'runlocal'
+@pytest.mark.parametrize('experiment,arg,conditional', [
+    ('dcgan_mnist', 'runlocal', False), ('dcgan_mnist', 'runlocal,conditional', True),
+    ('dcgan_mnist', 'runlocal,acgan', True), ('dcgan_cifar', 'runlocal', False),
+    ('wgan_gp_cifar', 'runlocal', False), ('sngan_cifar', 'runlocal', False),
+    ('cgan_cifar', 'runlocal', True)])
+def test_image_experiment_runlocal(tmp_path, tfds_dir, experiment, arg, conditional):
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2')
   result = subprocess.run(
       [sys.executable, 'launch.py', '--config', f'experiments/{experiment}.py:{arg}',
@@ -139,6 +140,9 @@ def test_image_experiment_runlocal(tmp_path, tfds_dir, experiment, conditional):
   assert [r['step'] for r in rows] == [2, 4]
   for key in ('d_loss', 'g_loss', 'd_real', 'd_fake', 'd_grad_norm', 'g_grad_norm'):
     assert all(np.isfinite(r[key]) for r in rows), key
+  if 'acgan' in arg:
+    assert all(np.isfinite(r['d_class_loss']) for r in rows)
+    assert all(0 <= r['d_real_class_accuracy'] <= 1 for r in rows)
   assert os.listdir(tmp_path / 'checkpoints') == ['4']
   from PIL import Image
   grid = np.asarray(Image.open(tmp_path / 'samples_0000004.png'))

@@ -4,7 +4,9 @@ The layout of the PyTorch DCGAN example: a transposed convolution from z to a 4x
 28x28), stride-2 transposed convolutions with BatchNorm and ReLU, tanh; the discriminator
 mirrors it with stride-2 convolutions, BatchNorm (not on the first layer) and LeakyReLU(0.2).
 With `conditioning='concat'` (Mirza & Osindero 2014) the one-hot label is concatenated to z
-and, broadcast over the image, to the discriminator's input channels.
+and, broadcast over the image, to the discriminator's input channels. With 'acgan' (Odena et al.
+2017) the generator is conditioned the same way and the discriminator, which does not see the
+label, also predicts it: it returns (logits, class logits).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models.layers import ConvTranspose, batch_norm
+from gan_jax.models.layers import Conv, ConvTranspose, batch_norm
 
 _INIT = nn.initializers.normal(0.02)  # DCGAN: weights from N(0, 0.02).
 SIZES = (28, 32, 64)
@@ -33,8 +35,9 @@ def _scale_init(key, shape, dtype=jnp.float32):
 
 def _check(role: str, config) -> None:
   from gan_jax.config import ConfigError
-  if config.get('conditioning', 'none') not in ('none', 'concat'):
-    raise ConfigError(f"config.{role}.conditioning: {config.conditioning!r}; use 'none' or 'concat'")
+  allowed = ('none', 'concat', 'acgan')
+  if config.get('conditioning', 'none') not in allowed:
+    raise ConfigError(f'config.{role}.conditioning: {config.conditioning!r}; use one of {allowed}')
   if config.get('ch', 64) <= 0:
     raise ConfigError(f'config.{role}.ch: must be positive')
 
@@ -63,7 +66,7 @@ class DCGANGenerator(nn.Module):
                train: bool = True) -> jax.Array:
     size, _, channels = self.out_shape
     base, layers = _base_and_layers(size)
-    if self.conditioning == 'concat':
+    if self.conditioning in ('concat', 'acgan'):
       z = jnp.concatenate([z, jax.nn.one_hot(labels, self.num_classes, dtype=z.dtype)], axis=-1)
     x = z[:, None, None, :]
     x = ConvTranspose(self.ch * 2 ** (layers - 1), (base, base), padding='VALID',
@@ -91,16 +94,21 @@ class DCGANDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None,
-               train: bool = True) -> jax.Array:
+               train: bool = True) -> jax.Array | tuple[jax.Array, jax.Array]:
     base, layers = _base_and_layers(x.shape[1])
     if self.conditioning == 'concat':
       onehot = jax.nn.one_hot(labels, self.num_classes, dtype=x.dtype)[:, None, None, :]
       x = jnp.concatenate([x, jnp.broadcast_to(onehot, x.shape[:3] + onehot.shape[-1:])], -1)
     for i in range(layers):
-      x = nn.Conv(self.ch * 2 ** i, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                  use_bias=False, kernel_init=_INIT)(x)
+      x = Conv(self.ch * 2 ** i, (4, 4), strides=(2, 2), use_bias=False, kernel_init=_INIT)(x)
       if i:
         x = batch_norm(train, self.batch_norm_axis, scale_init=_scale_init)(x)
       x = nn.leaky_relu(x, 0.2)
-    x = nn.Conv(1, (base, base), padding='VALID', use_bias=False, kernel_init=_INIT)(x)
-    return x.reshape(x.shape[0])
+    features = x
+    x = nn.Conv(1, (base, base), padding='VALID', use_bias=False, kernel_init=_INIT)(features)
+    logits = x.reshape(x.shape[0])
+    if self.conditioning == 'acgan':
+      class_logits = nn.Conv(self.num_classes, (base, base), padding='VALID',
+                             kernel_init=_INIT)(features).reshape(x.shape[0], self.num_classes)
+      return logits, class_logits
+    return logits

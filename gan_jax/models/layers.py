@@ -75,33 +75,49 @@ def conv_transpose_reference(x: jax.Array, kernel: jax.Array, strides: tuple[int
   return jax.linear_transpose(lambda z: _conv(z, kernel, strides, padding), zeros)(x)[0]
 
 
+def _phase_taps(k: int, stride: int) -> tuple[list[tuple[int, int, int]], list[int], int]:
+  """Per axis of a 'SAME' transposed convolution: output pixel s*m + r sums kernel taps
+  a = s*o' + r + p (p the convolution's leading pad) times input pixel m + o. Returns the
+  (phase r, tap a, offset o) triples, each phase's lowest offset, and the longest window."""
+  pad = (k - stride) // 2
+  taps = [(r, a, (r + pad - a) // stride) for r in range(stride) for a in range(k)
+          if (a - r - pad) % stride == 0]
+  lows = [min(o for q, _, o in taps if q == r) for r in range(stride)]
+  window = max(max(o for q, _, o in taps if q == r) - lows[r] + 1 for r in range(stride))
+  return taps, lows, window
+
+
 def _subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
   """conv_transpose for 'SAME' padding and equal strides, as one stride-1 convolution.
 
-  Output pixel s*m + r sums kernel taps a = s*o + r + p (p the convolution's leading pad)
-  times input pixel m - o: each of the s*s output phases is an ordinary convolution of x.
-  Computing all phases as one convolution with s*s*C output channels, then interleaving them
-  (depth to space), skips the zeros that the dilated formulation multiplies.
+  Each of the s*s output phases is an ordinary convolution of x with a window of k/s taps per
+  axis, at a phase-dependent shift. All phases run as one convolution with s*s*C output
+  channels whose outputs are then cut at each phase's shift and interleaved (depth to space):
+  no multiplication by the zeros that the dilated formulation inserts.
   """
   k_h, k_w, out_ch, in_ch = kernel.shape
-  taps = []  # per axis: [(phase r, kernel tap a, input offset)]
-  for k in (k_h, k_w):
-    pad = (k - stride) // 2
-    taps.append([(r, a, (r + pad - a) // stride) for r in range(stride) for a in range(k)
-                 if (a - r - pad) % stride == 0])
-  lo = [min(t[2] for t in axis) for axis in taps]
-  hi = [max(t[2] for t in axis) for axis in taps]
-  combined = jnp.zeros((hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, in_ch, stride * stride, out_ch),
-                       kernel.dtype)
-  for r_h, a_h, o_h in taps[0]:
-    for r_w, a_w, o_w in taps[1]:
-      combined = combined.at[o_h - lo[0], o_w - lo[1], :, r_h * stride + r_w].set(
+  (taps_h, lows_h, win_h), (taps_w, lows_w, win_w) = (_phase_taps(k_h, stride),
+                                                      _phase_taps(k_w, stride))
+  combined = jnp.zeros((win_h, win_w, in_ch, stride, stride, out_ch), kernel.dtype)
+  for r_h, a_h, o_h in taps_h:
+    for r_w, a_w, o_w in taps_w:
+      combined = combined.at[o_h - lows_h[r_h], o_w - lows_w[r_w], :, r_h, r_w].set(
           kernel[a_h, a_w].T)
-  combined = combined.reshape(*combined.shape[:3], stride * stride * out_ch)
-  padding = ((-lo[0], hi[0]), (-lo[1], hi[1]))
-  phases = lax.conv_general_dilated(x, combined, (1, 1), padding, dimension_numbers=_DIMS)
-  n, h, w, _ = phases.shape
-  phases = phases.reshape(n, h, w, stride, stride, out_ch).transpose(0, 1, 3, 2, 4, 5)
+  combined = combined.reshape(win_h, win_w, in_ch, stride * stride * out_ch)
+  lo, shift = (min(lows_h), min(lows_w)), (max(lows_h) - min(lows_h), max(lows_w) - min(lows_w))
+  # Window q starts at input pixel q + lo; phase r of output m reads window m + lows[r] - lo.
+  padding = ((-lo[0], shift[0] + win_h - 1 + lo[0]), (-lo[1], shift[1] + win_w - 1 + lo[1]))
+  out = lax.conv_general_dilated(x, combined, (1, 1), padding, dimension_numbers=_DIMS)
+  n, h, w = x.shape[:3]
+  out = out.reshape(*out.shape[:3], stride, stride, out_ch)
+  rows = []
+  for r_h in range(stride):
+    cols = []
+    for r_w in range(stride):
+      d_h, d_w = lows_h[r_h] - lo[0], lows_w[r_w] - lo[1]
+      cols.append(out[:, d_h:d_h + h, d_w:d_w + w, r_h, r_w])
+    rows.append(jnp.stack(cols, axis=3))           # [n, h, w, s (r_w), C]
+  phases = jnp.stack(rows, axis=2)                   # [n, h, s (r_h), w, s (r_w), C]
   return phases.reshape(n, h * stride, w * stride, out_ch)
 
 
@@ -133,6 +149,49 @@ def _conv_transpose_bwd(strides, padding, residuals, g):
 
 
 conv_transpose.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def strided_conv(z: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                 padding: str) -> jax.Array:
+  """A convolution whose input gradient is `conv_transpose` (a sub-pixel convolution) rather
+  than the dilated convolution autodiff produces, which XLA:CPU runs slowly."""
+  return _conv(z, kernel, strides, padding)
+
+
+def _strided_conv_fwd(z, kernel, strides, padding):
+  return _conv(z, kernel, strides, padding), (z, kernel)
+
+
+def _strided_conv_bwd(strides, padding, residuals, g):
+  z, kernel = residuals
+  _, kernel_vjp = jax.vjp(lambda k: _conv(z, k, strides, padding), kernel)
+  return conv_transpose(g, kernel, strides, padding), kernel_vjp(g)[0]
+
+
+strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
+
+
+class Conv(nn.Module):
+  """A convolution ('SAME' padding, input sizes divisible by the stride) with fast gradients."""
+  features: int
+  kernel_size: tuple[int, int]
+  strides: tuple[int, int] = (1, 1)
+  use_bias: bool = True
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param('kernel', self.kernel_init,
+                        (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
+    strides = tuple(self.strides)
+    if strides[0] == strides[1] > 1 and x.shape[1] % strides[0] == 0 == x.shape[2] % strides[1]:
+      y = strided_conv(x, kernel.astype(x.dtype), strides, 'SAME')
+    else:
+      y = _conv(x, kernel.astype(x.dtype), strides, 'SAME')
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (self.features,), jnp.float32)
+    return y
 
 
 class ConvTranspose(nn.Module):

@@ -4,7 +4,8 @@ Generator: z -> dense 4x4 -> three up-sampling residual blocks -> BN, ReLU, 3x3 
 with `conditioning='cbn'` its BatchNorms take per-class gains and biases (conditional BN).
 Discriminator: an optimized down block, a down block, two plain blocks, ReLU, global sum
 pooling, dense; spectral normalization on every layer (`spectral_norm`); with
-`conditioning='projection'` (Miyato & Koyama 2018) it adds <embed(y), features>.
+`conditioning='projection'` (Miyato & Koyama 2018) it adds <embed(y), features>; with 'acgan'
+(Odena et al. 2017) it also predicts the class: it returns (logits, class logits).
 Without spectral normalization these are the ResNets of WGAN-GP (Gulrajani et al. 2017).
 """
 
@@ -23,7 +24,7 @@ _INIT = nn.initializers.xavier_uniform()
 
 def _check(role: str, config) -> None:
   from gan_jax.config import ConfigError
-  allowed = ('none', 'cbn') if role == 'generator' else ('none', 'projection')
+  allowed = ('none', 'cbn') if role == 'generator' else ('none', 'projection', 'acgan')
   if config.get('conditioning', 'none') not in allowed:
     raise ConfigError(f'config.{role}.conditioning: {config.conditioning!r}; use one of {allowed}')
   if config.get('ch', 1) <= 0:
@@ -148,7 +149,7 @@ class ResNetDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None,
-               train: bool = True) -> jax.Array:
+               train: bool = True) -> jax.Array | tuple[jax.Array, jax.Array]:
     layers = _Layers(self.spectral_norm, train)
     for i, down in enumerate((True, True, False, False)):
       x = DiscriminatorBlock(self.ch, down, first=i == 0, spectral_norm=self.spectral_norm)(
@@ -158,4 +159,6 @@ class ResNetDiscriminator(nn.Module):
     if self.conditioning == 'projection':
       embedding = layers(nn.Embed(self.num_classes, self.ch, embedding_init=_INIT), labels)
       logits += jnp.sum(embedding * features, axis=-1)
+    if self.conditioning == 'acgan':
+      return logits, layers(nn.Dense(self.num_classes, kernel_init=_INIT), features)
     return logits

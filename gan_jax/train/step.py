@@ -29,6 +29,11 @@ def pack(x: jax.Array, k: int) -> jax.Array:
   return x.reshape(n // k, *rest[:-1], k * rest[-1])
 
 
+def split_outputs(out) -> tuple[jax.Array, jax.Array | None]:
+  """(logits, class logits or None): AC-GAN discriminators also return class logits."""
+  return out if isinstance(out, tuple) else (out, None)
+
+
 def per_example_keys(key: jax.Array, n: int, axis_name: str | None) -> jax.Array:
   """One key per example, from its index in the global batch.
 
@@ -68,17 +73,25 @@ def gan_update(state: GANState, batch: Batch, *, config: ml_collections.ConfigDi
 
   def d_objective(d_params, d_batch_stats, real_x, real_labels, fake_x, fake_labels, key):
     real_x, fake_x = pack(real_x, config.pack), pack(fake_x, config.pack)
-    real_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, real_x,
-                                             real_labels)
-    fake_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, fake_x,
-                                             fake_labels)
+    real_out, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, real_x,
+                                          real_labels)
+    fake_out, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, fake_x,
+                                          fake_labels)
+    (real_logits, real_classes), (fake_logits, fake_classes) = (split_outputs(real_out),
+                                                                split_outputs(fake_out))
     adversarial = loss.d_loss(real_logits, fake_logits)
     metrics = {'d_real': jnp.mean(real_logits), 'd_fake': jnp.mean(fake_logits),
                'd_adversarial_loss': adversarial}
     d_loss = adversarial
+    if real_classes is not None:  # AC-GAN: the discriminator also classifies both batches.
+      metrics['d_class_loss'] = (losses.class_loss(real_classes, real_labels) +
+                                 losses.class_loss(fake_classes, fake_labels))
+      metrics['d_real_class_accuracy'] = jnp.mean(jnp.argmax(real_classes, -1) == real_labels)
+      d_loss += config.aux_weight * metrics['d_class_loss']
 
     def critic(x):
-      return apply_model(discriminator, d_params, d_batch_stats, x, real_labels, train=False)[0]
+      out = apply_model(discriminator, d_params, d_batch_stats, x, real_labels, train=False)[0]
+      return split_outputs(out)[0]
 
     if config.gp_weight:
       mix_keys = per_example_keys(key, real_x.shape[0], axis_name)
@@ -119,9 +132,13 @@ def gan_update(state: GANState, batch: Batch, *, config: ml_collections.ConfigDi
   d_params, d_opt_state, d_batch_stats = carry
 
   def g_objective(fake_x):
-    fake_logits, _ = apply_model(discriminator, d_params, d_batch_stats,
-                                 pack(fake_x, config.pack), fake_labels)
-    return loss.g_loss(fake_logits)
+    fake_out, _ = apply_model(discriminator, d_params, d_batch_stats,
+                              pack(fake_x, config.pack), fake_labels)
+    fake_logits, fake_classes = split_outputs(fake_out)
+    g_loss = loss.g_loss(fake_logits)
+    if fake_classes is not None:  # AC-GAN: the generator makes its fakes recognisable.
+      g_loss += config.aux_weight * losses.class_loss(fake_classes, fake_labels)
+    return g_loss
 
   g_loss, fake_grads = jax.value_and_grad(g_objective)(fake_x)
   g_grads = device_mean(g_vjp(fake_grads)[0])
