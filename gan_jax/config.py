@@ -94,6 +94,7 @@ def shrink_for_runlocal(c: ml_collections.ConfigDict, num_steps: int = 4) -> Non
   steps, every output written. Runs in seconds on a CPU."""
   c.dataset.split = 'train[:256]'
   c.batch_size = 8
+  c.n_critic = min(c.n_critic, 2)  # Still a loop of critic updates; each one adds compile time.
   c.num_steps = num_steps
   c.log_every = 2
   c.eval_every = c.checkpoint_every = num_steps
