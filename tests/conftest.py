@@ -11,7 +11,8 @@ sys.path.insert(0, ROOT)
 
 import pytest  # noqa: E402
 
-RAW_DATA = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
+# The original dataset files (../shared/data beside the checkout, as on CI machines).
+RAW_DATA = os.environ.get('GAN_JAX_RAW_DATA', os.path.join(os.path.dirname(ROOT), 'shared', 'data'))
 
 
 @pytest.fixture(scope='session')
