@@ -22,8 +22,25 @@ def test_parse_arg():
 
 @pytest.mark.parametrize('module', [gan_ring, gan_grid])
 @pytest.mark.parametrize('arg', [None, 'runlocal', 'demo', 'pack=4,seed=3'])
-def test_experiments_validate(module, arg):
+def test_toy_experiments_validate(module, arg):
   validate(module.get_config(arg))
+
+
+@pytest.mark.parametrize('name,args', [
+    ('dcgan_mnist', [None, 'runlocal', 'conditional', 'acgan,seed=2']),
+    ('dcgan_cifar', [None, 'runlocal', 'acgan']),
+    ('wgan_gp_cifar', [None, 'runlocal']),
+    ('sngan_cifar', [None, 'runlocal']),
+    ('cgan_cifar', [None, 'runlocal', 'seed=1'])])
+def test_image_experiments_validate(name, args):
+  import importlib
+  module = importlib.import_module(f'experiments.{name}')
+  for arg in args:
+    config = module.get_config(arg)
+    validate(config)
+    assert module.__doc__ and 'runlocal' in module.__doc__
+    if arg and 'runlocal' in arg:
+      assert config.num_steps <= 4 and config.batch_size <= 8
 
 
 def test_pacgan_protocol():
