@@ -62,15 +62,13 @@ def _parse_flags(argv):
     return flags.FLAGS(argv)
   except flags.Error as e:
     sys.exit(f'error: {_one_line(e)}')
+  except (AttributeError, KeyError, TypeError, ValueError) as e:  # A --config.FIELD override.
+    sys.exit(f'error: --config override: {type(e).__name__}: {_one_line(e)}')
 
 
 def _run():
   flags.mark_flags_as_required(['config', 'workdir'])
-  try:
-    app.run(main, flags_parser=_parse_flags)
-  except (AttributeError, KeyError, TypeError, ValueError, OSError) as e:
-    # Overrides of config fields are applied lazily, when the config is first read.
-    sys.exit(f'error: --config override: {type(e).__name__}: {_one_line(e)}')
+  app.run(main, flags_parser=_parse_flags)
 
 
 if __name__ == '__main__':
