@@ -14,16 +14,24 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install -q -c requirements.lock -e '.[test]'
 	touch $@
 
+# pytorch-fid and its torch, for the Inception parity test: `make test` installs it and requires it.
+$(VENV)/.parity: $(VENV)/.installed
+	$(PY) -m pip install -q -c requirements.lock -e '.[parity]'
+	touch $@
+
 demo: install
 	$(PY) launch.py --config experiments/gan_grid.py:demo --workdir $(WORKDIR)
 
-test: install
-	$(PY) -m pytest -q tests
+test: install $(VENV)/.parity
+	GAN_JAX_REQUIRE_PARITY=1 $(PY) -m pytest -q tests
 
-bench: install
-	$(PY) -m pip install -q -c requirements.lock -e '.[bench]'
+# dcgan_speed's baseline is torch 2.13.0, which cannot sit beside the parity extra's torchvision.
+bench: install $(VENV)/.parity
 	$(PY) bench/pacgan_modes.py --protocol short
-	$(PY) bench/dcgan_speed.py
+	$(PY) bench/inception_speed.py
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q -c requirements.lock -e '.[bench]'
+	.venv-bench/bin/python bench/dcgan_speed.py
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) .venv-bench runs

@@ -1,0 +1,149 @@
+"""Sample-quality scores on extracted features: FID, IS, KID, precision/recall, density/coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+
+class MetricInputError(ValueError):
+  """Features or sample counts a metric cannot be computed from."""
+
+
+def _features(name: str, x: np.ndarray, min_count: int, metric: str) -> np.ndarray:
+  x = np.asarray(x)
+  if x.ndim != 2:
+    raise MetricInputError(f'{metric}: {name} must be [num_samples, dims], got shape {x.shape}')
+  if len(x) < min_count:
+    raise MetricInputError(f'{metric}: needs at least {min_count} {name}, got {len(x)}')
+  if not np.all(np.isfinite(x)):
+    raise MetricInputError(f'{metric}: {name} contain NaN or inf')
+  return x.astype(np.float64)
+
+
+def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Mean and covariance (unbiased, N-1) in float64, as pytorch-fid computes them."""
+  x = _features('features', features, 2, 'feature_statistics')
+  return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                     eps: float = 1e-6) -> float:
+  """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2), computed as pytorch-fid does.
+
+  scipy's `sqrtm` of S1 S2; if that is not finite (singular product), both covariances get `eps`
+  on the diagonal; a numerically imaginary root is dropped only when its diagonal is below 1e-3.
+  """
+  mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+  sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
+  if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
+    raise MetricInputError(f'frechet_distance: statistics of different sizes, '
+                           f'{mu1.shape}/{sigma1.shape} vs {mu2.shape}/{sigma2.shape}')
+  diff = mu1 - mu2
+  covmean = linalg.sqrtm(sigma1 @ sigma2)
+  if not np.isfinite(covmean).all():
+    offset = np.eye(sigma1.shape[0]) * eps
+    covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+  if np.iscomplexobj(covmean):
+    if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+      raise MetricInputError(f'frechet_distance: imaginary component {np.max(np.abs(covmean.imag))}')
+    covmean = covmean.real
+  return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
+  """Fréchet distance between the Gaussians fitted to two feature sets."""
+  return frechet_distance(*feature_statistics(real), *feature_statistics(fake))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+  z = logits - logits.max(axis=1, keepdims=True)
+  e = np.exp(z)
+  return e / e.sum(axis=1, keepdims=True)
+
+
+def inception_score(logits: np.ndarray, splits: int = 10) -> tuple[float, float]:
+  """exp(E_x KL(p(y|x) || p(y))) on each of `splits` consecutive parts: (mean, std) over parts.
+
+  Salimans et al. 2016's protocol (50,000 samples, 10 splits, softmax over all logits).
+  """
+  logits = _features('samples', logits, splits, 'inception_score')
+  probs = _softmax(logits)
+  scores = []
+  for part in np.array_split(probs, splits):
+    marginal = part.mean(axis=0, keepdims=True)
+    kl = np.sum(part * (np.log(part + 1e-30) - np.log(marginal + 1e-30)), axis=1)
+    scores.append(np.exp(kl.mean()))
+  return float(np.mean(scores)), float(np.std(scores))
+
+
+def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, num_subsets: int = 100,
+                              subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+  """Unbiased MMD^2 with the kernel (x.y/d + 1)^3, averaged over random subsets (Bińkowski et
+  al. 2018): (mean, std). Subsets are drawn without replacement by a fixed seed."""
+  real = _features('real samples', real, 2, 'kid')
+  fake = _features('generated samples', fake, 2, 'kid')
+  m = min(subset_size, len(real), len(fake))
+  d = real.shape[1]
+  rng = np.random.default_rng(seed)
+  mmds = []
+  for _ in range(num_subsets):
+    x = real[rng.choice(len(real), m, replace=False)]
+    y = fake[rng.choice(len(fake), m, replace=False)]
+    k_xx = (x @ x.T / d + 1) ** 3
+    k_yy = (y @ y.T / d + 1) ** 3
+    k_xy = (x @ y.T / d + 1) ** 3
+    within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+    mmds.append(within - 2 * k_xy.mean())
+  return float(np.mean(mmds)), float(np.std(mmds))
+
+
+def _pairwise_distances(x: np.ndarray, y: np.ndarray, chunk: int = 2048) -> np.ndarray:
+  out = np.empty((len(x), len(y)))
+  y_sq = np.sum(y * y, axis=1)
+  for i in range(0, len(x), chunk):
+    xc = x[i:i + chunk]
+    sq = np.sum(xc * xc, axis=1)[:, None] + y_sq[None] - 2 * xc @ y.T
+    out[i:i + chunk] = np.sqrt(np.maximum(sq, 0))
+  return out
+
+
+def _kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
+  """Distance from each point to its k-th nearest neighbour in the same set (itself excluded)."""
+  dist = _pairwise_distances(x, x)
+  np.fill_diagonal(dist, np.inf)
+  return np.partition(dist, k - 1, axis=1)[:, k - 1]
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str, float]:
+  """Improved precision and recall (Kynkäänniemi et al. 2019): a sample is in a manifold when it
+  lies within (<=) some point's k-th nearest-neighbour radius of that set."""
+  real = _features('real samples', real, k + 1, 'precision_recall')
+  fake = _features('generated samples', fake, k + 1, 'precision_recall')
+  real_radii, fake_radii = _kth_neighbour_radii(real, k), _kth_neighbour_radii(fake, k)
+  dist = _pairwise_distances(real, fake)  # [real, fake]
+  precision = np.any(dist <= real_radii[:, None], axis=0).mean()
+  recall = np.any(dist <= fake_radii[None, :], axis=1).mean()
+  return {'precision': float(precision), 'recall': float(recall)}
+
+
+def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
+  """Density and coverage (Naeem et al. 2020), with strict `<` as in their `prdc` package."""
+  real = _features('real samples', real, k + 1, 'density_coverage')
+  fake = _features('generated samples', fake, k + 1, 'density_coverage')
+  real_radii = _kth_neighbour_radii(real, k)
+  inside = _pairwise_distances(real, fake) < real_radii[:, None]  # [real, fake]
+  return {'density': float(inside.sum() / (k * len(fake))),
+          'coverage': float(inside.any(axis=1).mean())}
+
+
+def intra_class_fid(real: np.ndarray, real_labels: np.ndarray, fake: np.ndarray,
+                    fake_labels: np.ndarray) -> float:
+  """Mean over classes of the Fréchet distance between that class's real and generated features
+  (Miyato & Koyama 2018)."""
+  classes = np.unique(real_labels)
+  missing = sorted(set(classes.tolist()) - set(np.unique(fake_labels).tolist()))
+  if missing:
+    raise MetricInputError(f'intra_fid: no generated samples of classes {missing}')
+  return float(np.mean([fid_from_features(real[real_labels == c], fake[fake_labels == c])
+                        for c in classes]))
