@@ -8,12 +8,15 @@ Variants: those of dcgan_mnist.py: `runlocal`, `conditional`, `acgan`, `seed=N`.
 """
 
 from experiments import dcgan_mnist
+from gan_jax.config import set_evals
 
 
 def get_config(arg: str | None = None):
   c = dcgan_mnist.get_config(arg)
   c.dataset.name = 'cifar10'
-  if 'runlocal' not in (arg or ''):
+  runlocal = 'runlocal' in (arg or '')
+  if not runlocal:
     c.num_steps = 50_000
     c.eval_every = c.checkpoint_every = 5000
+  set_evals(c, 'cifar10_cnn', 64, 64) if runlocal else set_evals(c, 'inception')
   return c

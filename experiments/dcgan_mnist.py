@@ -8,7 +8,7 @@ Variants: `runlocal` (seconds), `conditional` (label concatenated, Mirza & Osind
 `acgan` (auxiliary classifier, Odena et al. 2017).
 """
 
-from gan_jax.config import base_config, parse_arg, shrink_for_runlocal
+from gan_jax.config import base_config, parse_arg, set_evals, shrink_for_runlocal
 
 
 def get_config(arg: str | None = None):
@@ -29,6 +29,7 @@ def get_config(arg: str | None = None):
   c.num_steps = 10_000
   c.log_every = 100
   c.eval_every = c.checkpoint_every = 1000
+  set_evals(c, 'mnist_cnn')  # Offline: Fréchet distance and score on gan_jax's MNIST classifier.
   if arg.runlocal:
     shrink_for_runlocal(c)
   return c

@@ -8,7 +8,7 @@ generator updates, linear decay.
 Variants: `runlocal` (seconds), `seed=N`.
 """
 
-from gan_jax.config import base_config, parse_arg, shrink_for_runlocal
+from gan_jax.config import base_config, parse_arg, set_evals, shrink_for_runlocal
 
 
 def sngan_cifar_config(arg: str | None, conditional: bool):
@@ -32,6 +32,7 @@ def sngan_cifar_config(arg: str | None, conditional: bool):
   c.num_steps = 50_000
   c.log_every = 100
   c.eval_every = c.checkpoint_every = 5000
+  set_evals(c, 'inception')  # FID: 10k samples vs the 50k training images; IS: 50k samples.
   if arg.runlocal:
     shrink_for_runlocal(c)
   return c

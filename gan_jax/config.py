@@ -35,7 +35,7 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.dataset = ml_collections.ConfigDict()
   c.dataset.name = 'grid'            # ring, grid; a tfds image dataset; or folder:/path
-  c.dataset.num_train = 100_000      # toy datasets: size of the fixed training set
+  c.dataset.num_train = 100_000      # toy datasets and stacked_mnist: size of the training set
   c.dataset.split = 'train'          # image datasets: the tfds split
   c.dataset.data_dir = ''            # tfds data directory ('' = tfds's default)
   c.dataset.image_size = 0           # resize images to this square size (0 = as stored)
@@ -54,7 +54,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.schedule = 'constant'      # or 'linear': decay to 0 at num_steps
 
   c.eval = ml_collections.ConfigDict()
-  c.eval.num_samples = 2500
+  c.eval.num_samples = 2500          # toy datasets: samples for the mode metrics
+  c.eval.inception_weights = ''      # FID Inception .npz or pytorch-fid .pth ('' = cache/download)
+  c.eval.cache_dir = ''              # real-data feature cache ('' = $GAN_JAX_CACHE/stats)
+  c.eval.best_metric = ''            # e.g. 'fid': keep the best checkpoint by it in workdir/best
+  # Sample-quality metrics, by name: each {metric, every, num_samples, extractor, real_split
+  # ('' = dataset.split), num_real (0 = all of it)}; see gan_jax/metrics/evaluators.py.
+  c.evals = ml_collections.ConfigDict()
 
   c.log_every = 100
   c.eval_every = 1000
@@ -89,6 +95,19 @@ def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
   return out
 
 
+def set_evals(c: ml_collections.ConfigDict, extractor: str, num_samples: int = 10_000,
+              is_samples: int = 50_000) -> None:
+  """The evaluators of an image experiment: Fréchet distance and Inception(-like) score every
+  `eval_every` steps against the whole training split, keeping the best checkpoint by the
+  Fréchet distance. With `extractor='inception'`: FID and IS, the published protocol."""
+  from gan_jax.metrics.evaluators import metric_keys
+  every = c.get_ref('eval_every')  # Follows later changes of eval_every, command line included.
+  c.evals = ml_collections.ConfigDict()
+  c.evals.fd = dict(metric='fd', every=every, num_samples=num_samples, extractor=extractor)
+  c.evals['is'] = dict(metric='is', every=every, num_samples=is_samples, extractor=extractor)
+  c.eval.best_metric = metric_keys('fd', extractor)[0]
+
+
 def shrink_for_runlocal(c: ml_collections.ConfigDict, num_steps: int = 4) -> None:
   """The `:runlocal` variant of an image experiment: a slice of the data, tiny models, a few
   steps, every output written. Runs in seconds on a CPU."""
@@ -101,6 +120,8 @@ def shrink_for_runlocal(c: ml_collections.ConfigDict, num_steps: int = 4) -> Non
   for model in (c.generator, c.discriminator):
     if 'ch' in model:
       model.ch = 8
+  if 'fd' in c.evals:  # Offline: the dataset's own classifier instead of the Inception.
+    set_evals(c, f'{c.dataset.name}_cnn', num_samples=64, is_samples=64)
 
 
 def _check_type(path: str, value: Any, expected: Any) -> None:
@@ -130,6 +151,8 @@ def _check_fields(prefix: str, config: ml_collections.ConfigDict,
     path = f'{prefix}{key}'
     if key not in schema:
       raise ConfigError(f'config.{path}: unknown field; known: {sorted(schema.keys())}')
+    if key == 'evals':
+      continue  # Entries are checked by gan_jax.metrics.evaluators.entries.
     if isinstance(schema[key], ml_collections.ConfigDict) and key not in ('generator',
                                                                           'discriminator'):
       if not isinstance(value, ml_collections.ConfigDict):
@@ -174,14 +197,26 @@ def validate(config: ml_collections.ConfigDict) -> None:
   Runs before anything is built or compiled, so a typo costs seconds, not a compile.
   """
   from gan_jax import data, losses, models  # Registries; imported here to avoid a cycle.
+  from gan_jax.metrics import evaluators
 
   _check_fields('', config, base_config())
+  try:
+    eval_entries = evaluators.entries(config)
+  except evaluators.EvalConfigError as e:
+    raise ConfigError(str(e)) from None
+  best = config.eval.best_metric
+  known = {f'{k}' for e in eval_entries.values() for k in evaluators.metric_keys(e.metric, e.extractor)}
+  if config.dataset.name in data.TOY_DATASETS:
+    known |= {'modes_covered', 'high_quality_fraction', 'reverse_kl'}
+  if best and best.removeprefix('eval/') not in known:
+    raise ConfigError(f'config.eval.best_metric: {best!r} is not logged by this config; '
+                      f'its metrics: {sorted(known)}')
   if config.loss not in losses.LOSSES:
     raise ConfigError(f'config.loss: unknown loss {config.loss!r}; known: {sorted(losses.LOSSES)}')
   if config.optim.schedule not in ('constant', 'linear'):
     raise ConfigError(f"config.optim.schedule: {config.optim.schedule!r}; use 'constant' or 'linear'")
   name = config.dataset.name
-  if name not in data.TOY_DATASETS and not name.startswith('folder:'):
+  if name not in data.TOY_DATASETS + (data.STACKED_MNIST,) and not name.startswith('folder:'):
     import tensorflow_datasets as tfds
     try:
       tfds.builder_cls(name.split(':')[0].split('/')[0])

@@ -31,7 +31,8 @@ def test_toy_experiments_validate(module, arg):
     ('dcgan_cifar', [None, 'runlocal', 'acgan']),
     ('wgan_gp_cifar', [None, 'runlocal']),
     ('sngan_cifar', [None, 'runlocal']),
-    ('cgan_cifar', [None, 'runlocal', 'seed=1'])])
+    ('cgan_cifar', [None, 'runlocal', 'seed=1']),
+    ('dcgan_stacked_mnist', [None, 'runlocal', 'pack=2'])])
 def test_image_experiments_validate(name, args):
   import importlib
   module = importlib.import_module(f'experiments.{name}')
@@ -41,6 +42,11 @@ def test_image_experiments_validate(name, args):
     assert module.__doc__ and 'runlocal' in module.__doc__
     if arg and 'runlocal' in arg:
       assert config.num_steps <= 4 and config.batch_size <= 8
+      # Offline and quick: no Inception, every evaluator at the last step on few samples.
+      assert all(e.extractor != 'inception' and e.every == config.num_steps and
+                 e.num_samples <= 64 for e in config.evals.values()), name
+    else:
+      assert config.evals and config.eval.best_metric, name
 
 
 def test_pacgan_protocol():

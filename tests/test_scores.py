@@ -122,6 +122,14 @@ def test_precision_recall_density_coverage_against_loop_reference():
   np.testing.assert_allclose(got['coverage'], inside.any(axis=1).mean(), rtol=1e-12)
 
 
+def test_chunked_distances_equal_one_chunk(monkeypatch):
+  rng = np.random.default_rng(11)
+  real, fake = rng.normal(size=(50, 3)), rng.normal(size=(45, 3)) + 0.2
+  whole = {**scores.precision_recall(real, fake), **scores.density_coverage(real, fake)}
+  monkeypatch.setattr(scores, 'CHUNK', 7)
+  assert {**scores.precision_recall(real, fake), **scores.density_coverage(real, fake)} == whole
+
+
 def test_precision_recall_limits():
   rng = np.random.default_rng(9)
   real = rng.normal(size=(200, 2))

@@ -1,5 +1,6 @@
 """End to end: launch.py on each runlocal config, resume equality, NaN handling, bad checkpoints."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -128,7 +129,7 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
     # Label concatenation is covered by tests/test_models.py and tests/test_step.py.
     ('dcgan_mnist', 'runlocal', False), ('dcgan_mnist', 'runlocal,acgan', True), ('dcgan_cifar', 'runlocal', False),
     ('wgan_gp_cifar', 'runlocal', False), ('sngan_cifar', 'runlocal', False),
-    ('cgan_cifar', 'runlocal', True)])
+    ('cgan_cifar', 'runlocal', True), ('dcgan_stacked_mnist', 'runlocal,pack=2', False)])
 def test_image_experiment_runlocal(tmp_path, tfds_dir, experiment, arg, conditional):
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2')
   result = subprocess.run(
@@ -149,3 +150,34 @@ def test_image_experiment_runlocal(tmp_path, tfds_dir, experiment, arg, conditio
   size = 28 if 'mnist' in experiment else 32
   rows_of_images = 10 if conditional else 8  # One row per class when conditional.
   assert grid.shape[0] == rows_of_images * (size + 2) + 2
+  # Its evaluators (offline: the dataset's classifier) logged how they computed each number.
+  dataset = 'mnist' if 'mnist' in experiment else 'cifar10'
+  last = rows[-1]
+  if experiment == 'dcgan_stacked_mnist':  # PacDCGAN2 on 1000 modes, counted by mnist_cnn.
+    assert 1 <= last['eval/stacked_modes'] <= 64 and last['eval/stacked_modes_num_samples'] == 64
+    assert 0 <= last['eval/stacked_kl'] <= np.log(1000) + 1e-9
+    assert 'gan_jax mnist classifier' in last['eval/stacked_modes_protocol']
+    assert os.listdir(tmp_path / 'best') == ['4']
+    return
+  assert np.isfinite(last[f'eval/fd_{dataset}_cnn']) and last[f'eval/is_{dataset}_cnn'] >= 1
+  assert last[f'eval/fd_{dataset}_cnn_num_samples'] == 64
+  assert (f'64 samples of the EMA generator at step 4; reference: 256 images of {dataset}:train[:256]'
+          in last[f'eval/fd_{dataset}_cnn_protocol'])
+  assert f'gan_jax {dataset} classifier' in last[f'eval/fd_{dataset}_cnn_protocol']
+  with open(tmp_path / 'best.json') as f:
+    assert json.load(f) == {'metric': f'eval/fd_{dataset}_cnn', 'step': 4,
+                            'value': last[f'eval/fd_{dataset}_cnn']}
+  assert os.listdir(tmp_path / 'best') == ['4']
+  if (experiment, arg) == ('dcgan_mnist', 'runlocal'):  # The evaluate command on this workdir.
+    result = subprocess.run(
+        [sys.executable, '-m', 'gan_jax.evaluate', '--workdir', str(tmp_path), '--metrics',
+         'fd,is,kid,pr', '--num_samples', '50'], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f'{tmp_path} (step 4):' in result.stdout
+    for key in ('fd_mnist_cnn', 'is_mnist_cnn', 'kd_mnist_cnn', 'precision_mnist_cnn',
+                'recall_mnist_cnn'):
+      assert f'  {key} ' in result.stdout, key
+    with open(tmp_path / 'evaluate_4.json') as f:
+      saved = json.load(f)
+    assert saved['step'] == 4 and saved['eval/fd_mnist_cnn_num_samples'] == 50

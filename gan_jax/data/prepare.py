@@ -10,12 +10,13 @@ lies beside it. This places each verified raw file there (for cifar10, the `.tar
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import sys
 import tarfile
 import time
+
+from gan_jax.fileutil import sha256_file
 
 RAW_FOLDERS = {'mnist': 'mnist', 'fashion_mnist': 'fashion-mnist',
                'cifar10': 'cifar-10-batches-bin'}
@@ -36,18 +37,10 @@ class PrepareError(RuntimeError):
   """A raw file is missing or is not the official one."""
 
 
-def _sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for block in iter(lambda: f.read(1 << 20), b''):
-      digest.update(block)
-  return digest.hexdigest()
-
-
 def _checked(path: str, sha256: str | None) -> str:
   if not os.path.isfile(path):
     raise PrepareError(f'{path}: missing')
-  if sha256 and _sha256(path) != sha256:
+  if sha256 and sha256_file(path) != sha256:
     raise PrepareError(f'{path}: sha256 differs from the official file ({sha256})')
   return path
 

@@ -3,7 +3,6 @@ and its weights: pytorch-fid's `.pth` converted once into a pickle-free `.npz`."
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 from typing import Any, Sequence
@@ -13,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
+
+from gan_jax.fileutil import sha256_file
 
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
                    'pt_inception-2015-12-05-6726825d.pth')
@@ -214,18 +215,10 @@ def convert_torch_state_dict(state_dict: dict[str, Any]) -> dict[str, np.ndarray
   return flat
 
 
-def _sha256(path: str) -> str:
-  h = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for block in iter(lambda: f.read(1 << 20), b''):
-      h.update(block)
-  return h.hexdigest()
-
-
 def convert_pth(pth_path: str, npz_path: str, sha256_prefix: str | None = FID_SHA256_PREFIX) -> str:
   """pytorch-fid's `.pth` -> a Flax-native `.npz`. The only place torch is needed; torch reads the
   file with `weights_only=True`, which refuses anything but tensors."""
-  digest = _sha256(pth_path)
+  digest = sha256_file(pth_path)
   if sha256_prefix and not digest.startswith(sha256_prefix):
     raise InceptionWeightsError(f'{pth_path}: sha256 {digest[:8]}... is not that of '
                                 f'{FID_WEIGHTS_PTH} (from {FID_WEIGHTS_URL})')

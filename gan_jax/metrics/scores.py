@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 
@@ -40,7 +42,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     raise MetricInputError(f'frechet_distance: statistics of different sizes, '
                            f'{mu1.shape}/{sigma1.shape} vs {mu2.shape}/{sigma2.shape}')
   diff = mu1 - mu2
-  covmean = linalg.sqrtm(sigma1 @ sigma2)
+  with warnings.catch_warnings():  # A singular product is handled below, as pytorch-fid does.
+    warnings.simplefilter('ignore', RuntimeWarning)
+    covmean = linalg.sqrtm(sigma1 @ sigma2)
   if not np.isfinite(covmean).all():
     offset = np.eye(sigma1.shape[0]) * eps
     covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
@@ -98,21 +102,34 @@ def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, num_subsets: i
   return float(np.mean(mmds)), float(np.std(mmds))
 
 
-def _pairwise_distances(x: np.ndarray, y: np.ndarray, chunk: int = 2048) -> np.ndarray:
-  out = np.empty((len(x), len(y)))
-  y_sq = np.sum(y * y, axis=1)
-  for i in range(0, len(x), chunk):
-    xc = x[i:i + chunk]
-    sq = np.sum(xc * xc, axis=1)[:, None] + y_sq[None] - 2 * xc @ y.T
-    out[i:i + chunk] = np.sqrt(np.maximum(sq, 0))
-  return out
+def _pairwise_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+  sq = np.sum(x * x, axis=1)[:, None] + np.sum(y * y, axis=1)[None] - 2 * x @ y.T
+  return np.sqrt(np.maximum(sq, 0))
+
+
+CHUNK = 1024  # Rows of a distance matrix computed at once.
+
+
+def _chunks(n: int):
+  return (slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK))
 
 
 def _kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
-  """Distance from each point to its k-th nearest neighbour in the same set (itself excluded)."""
-  dist = _pairwise_distances(x, x)
-  np.fill_diagonal(dist, np.inf)
-  return np.partition(dist, k - 1, axis=1)[:, k - 1]
+  """Distance from each point to its k-th nearest neighbour in the same set (itself excluded).
+  In row chunks, so that 50,000 points never need a 50,000^2 matrix."""
+  radii = np.empty(len(x))
+  for rows in _chunks(len(x)):
+    dist = _pairwise_distances(x[rows], x)
+    dist[np.arange(dist.shape[0]), np.arange(rows.start, rows.stop)] = np.inf
+    radii[rows] = np.partition(dist, k - 1, axis=1)[:, k - 1]
+  return radii
+
+
+def _fraction_within(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> float:
+  """Fraction of `points` within (<=) the radius of at least one of `centres`."""
+  inside = [np.any(_pairwise_distances(points[rows], centres) <= radii[None], axis=1)
+            for rows in _chunks(len(points))]
+  return float(np.concatenate(inside).mean())
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str, float]:
@@ -120,11 +137,8 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str
   lies within (<=) some point's k-th nearest-neighbour radius of that set."""
   real = _features('real samples', real, k + 1, 'precision_recall')
   fake = _features('generated samples', fake, k + 1, 'precision_recall')
-  real_radii, fake_radii = _kth_neighbour_radii(real, k), _kth_neighbour_radii(fake, k)
-  dist = _pairwise_distances(real, fake)  # [real, fake]
-  precision = np.any(dist <= real_radii[:, None], axis=0).mean()
-  recall = np.any(dist <= fake_radii[None, :], axis=1).mean()
-  return {'precision': float(precision), 'recall': float(recall)}
+  return {'precision': _fraction_within(fake, real, _kth_neighbour_radii(real, k)),
+          'recall': _fraction_within(real, fake, _kth_neighbour_radii(fake, k))}
 
 
 def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
@@ -132,9 +146,12 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str
   real = _features('real samples', real, k + 1, 'density_coverage')
   fake = _features('generated samples', fake, k + 1, 'density_coverage')
   real_radii = _kth_neighbour_radii(real, k)
-  inside = _pairwise_distances(real, fake) < real_radii[:, None]  # [real, fake]
-  return {'density': float(inside.sum() / (k * len(fake))),
-          'coverage': float(inside.any(axis=1).mean())}
+  inside_count, covered = 0, np.zeros(len(real), bool)
+  for rows in _chunks(len(real)):
+    inside = _pairwise_distances(real[rows], fake) < real_radii[rows, None]  # [real, fake]
+    inside_count += inside.sum()
+    covered[rows] = inside.any(axis=1)
+  return {'density': float(inside_count / (k * len(fake))), 'coverage': float(covered.mean())}
 
 
 def intra_class_fid(real: np.ndarray, real_labels: np.ndarray, fake: np.ndarray,

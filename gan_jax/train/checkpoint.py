@@ -31,6 +31,9 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
+  def all_steps(self) -> list[int]:
+    return list(self._manager.all_steps())
+
   def restore(self, state: GANState, step: int | None = None) -> GANState:
     """The checkpoint at `step` (default: latest) in the structure and sharding of `state`."""
     step = self.latest_step() if step is None else step

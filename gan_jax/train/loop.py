@@ -14,7 +14,8 @@ from absl import logging
 from clu import metric_writers, periodic_actions
 
 from gan_jax import data, figures, metrics, models, parallel
-from gan_jax.config import check_devices, validate
+from gan_jax.config import ConfigError, check_devices, validate
+from gan_jax.metrics import evaluators
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.state import GANState, apply_model, create_state, param_count
 from gan_jax.train.step import make_train_step
@@ -83,6 +84,35 @@ class Evaluator:
     return os.path.join(self.workdir, f'samples_{step:07d}.png')
 
 
+class BestCheckpoint:
+  """The state with the best value of one metric so far, in `workdir/best`, apart from the
+  latest-K checkpoints; `best.json` records the metric, its value and the step."""
+
+  def __init__(self, workdir: str, metric: str):
+    self.key = 'eval/' + metric.removeprefix('eval/')
+    self.checkpointer = Checkpointer(os.path.join(workdir, 'best'), keep=1)
+    self.record_path = os.path.join(workdir, 'best.json')
+    self.value = None
+    if os.path.exists(self.record_path):
+      with open(self.record_path) as f:
+        self.value = json.load(f)['value']
+
+  def update(self, step: int, state: GANState, scalars: dict[str, Any]) -> None:
+    value = scalars.get(self.key)
+    if value is None or not np.isfinite(value):
+      return
+    if self.value is None or (value < self.value if evaluators.lower_is_better(self.key)
+                              else value > self.value):
+      self.value = float(value)
+      self.checkpointer.save(step, state)
+      if jax.process_index() == 0:
+        with open(self.record_path, 'w') as f:
+          json.dump({'metric': self.key, 'value': self.value, 'step': step}, f)
+
+  def close(self) -> None:
+    self.checkpointer.close()
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains the GAN a config describes in `workdir`, resuming from its latest checkpoint.
 
@@ -94,6 +124,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   dataset = data.build(config)
   generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
   mesh = parallel.make_mesh()
+  conditional = models.is_conditional(generator)
+  try:
+    evaluators.check(config, isinstance(dataset, data.ImageDataset), conditional,
+                     dataset.num_classes, dataset.shape)
+  except evaluators.EvalConfigError as e:
+    raise ConfigError(str(e)) from None
 
   state = create_state(config, generator, discriminator, dataset.shape)
   checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
@@ -115,6 +151,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   logging.info('Generator: %d parameters; discriminator: %d; %d devices.',
                param_count(state.g_params), param_count(state.d_params), jax.device_count())
 
+  # Extractor weights load here: a missing file stops the run before anything compiles.
+  quality = evaluators.Evaluators(config, generator, dataset.num_classes, mesh, conditional)
+  best = BestCheckpoint(workdir, config.eval.best_metric) if config.eval.best_metric else None
   train_step = make_train_step(config, generator, discriminator, mesh)
   evaluate = Evaluator(config, generator, dataset, workdir)
   report = periodic_actions.ReportProgress(num_train_steps=config.num_steps, writer=writer,
@@ -144,12 +183,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       if step % config.eval_every == 0 or last:
         eval_scalars = evaluate(state, writer)
         scalars.update(eval_scalars)
+      if names := quality.due(step, last):
+        quality_scalars, protocols = quality(state, names)
+        eval_scalars = {**eval_scalars, **quality_scalars}
+        scalars.update(quality_scalars)
+        writer.write_texts(step, protocols)
       if scalars:
         writer.write_scalars(step, scalars)
       if save:
         checkpointer.save(step, state)
+      if best is not None:
+        best.update(step, state, scalars)
   finally:
     checkpointer.close()  # Waits for a save in flight.
+    if best is not None:
+      best.close()
     writer.flush()
     writer.close()
 

@@ -41,6 +41,11 @@ class JsonlWriter(metric_writers.MetricWriter):
       self._step = int(step)
     self._row.update({k: _plain(v) for k, v in scalars.items()})
 
+  def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
+    """Text (how an eval metric was computed) joins the step's row as strings."""
+    self.write_scalars(step, {})
+    self._row.update({k: str(v) for k, v in texts.items()})
+
   def flush(self) -> None:
     if self._row:
       with open(self.path, 'a') as f:
@@ -50,12 +55,11 @@ class JsonlWriter(metric_writers.MetricWriter):
   def close(self) -> None:
     self.flush()
 
-  # Only scalars go into the JSON log; everything else goes to TensorBoard.
+  # Only scalars and texts go into the JSON log; everything else goes to TensorBoard.
   def write_summaries(self, step, values, metadata=None): pass
   def write_images(self, step, images): pass
   def write_videos(self, step, videos): pass
   def write_audios(self, step, audios, *, sample_rate): pass
-  def write_texts(self, step, texts): pass
   def write_histograms(self, step, arrays, num_buckets=None): pass
   def write_hparams(self, hparams): pass
 

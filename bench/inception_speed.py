@@ -1,0 +1,105 @@
+"""FID feature extraction speed: gan_jax's Flax InceptionV3 against pytorch-fid's torch model.
+
+Both run the same weights (pytorch-fid's network with random weights, transplanted by gan_jax's
+converter: speed does not depend on the values) on the same images, one after the other in one
+process, and both include the resize of 32x32 CIFAR-sized images to 299x299. Prints images/s
+(median over timed batches after warm-up), the compile/first-call time, and the largest
+relative difference of the pool3 features. Needs the parity extra (`make bench` installs it).
+
+  python bench/inception_speed.py [--batch 50] [--batches 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+import pytorch_fid.inception  # noqa: E402
+from flax import traverse_util  # noqa: E402
+
+from gan_jax.metrics import inception  # noqa: E402
+
+
+def torch_model() -> pytorch_fid.inception.InceptionV3:
+  """pytorch-fid's InceptionV3 wrapper (resize, scaling, pool3) without its weight download."""
+  load = pytorch_fid.inception.load_state_dict_from_url
+  load_state = torchvision.models.inception.Inception3.load_state_dict
+  pytorch_fid.inception.load_state_dict_from_url = lambda *a, **k: {}
+  torchvision.models.inception.Inception3.load_state_dict = lambda self, *a, **k: None
+  try:
+    net = pytorch_fid.inception.fid_inception_v3()
+  finally:
+    pytorch_fid.inception.load_state_dict_from_url = load
+    torchvision.models.inception.Inception3.load_state_dict = load_state
+  with torch.no_grad():
+    for name, p in net.state_dict().items():
+      if p.is_floating_point():
+        p.copy_(torch.rand(p.shape) + 0.5 if 'running_var' in name else torch.randn(p.shape) * 0.05)
+  original = pytorch_fid.inception.fid_inception_v3
+  pytorch_fid.inception.fid_inception_v3 = lambda: net
+  try:
+    return net, pytorch_fid.inception.InceptionV3([3]).eval()
+  finally:
+    pytorch_fid.inception.fid_inception_v3 = original
+
+
+def time_calls(fn, batches: int) -> tuple[float, float]:
+  """(first call seconds, median seconds of `batches` later calls)."""
+  start = time.perf_counter()
+  fn()
+  first = time.perf_counter() - start
+  times = []
+  for _ in range(batches):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return first, float(np.median(times))
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser()
+  parser.add_argument('--batch', type=int, default=50)
+  parser.add_argument('--batches', type=int, default=5)
+  args = parser.parse_args()
+  images = np.random.default_rng(0).uniform(-1, 1, (args.batch, 32, 32, 3)).astype(np.float32)
+  net, wrapper = torch_model()
+  params = traverse_util.unflatten_dict(inception.convert_torch_state_dict(net.state_dict()), sep='/')
+  params = jax.device_put(params)
+  apply = jax.jit(lambda p, x: inception.FIDInceptionV3().apply({'params': p}, x)['pool3'])
+  x_jax = jax.device_put(images)
+  x_torch = torch.from_numpy((images.transpose(0, 3, 1, 2) + 1) / 2)
+
+  def run_torch():
+    with torch.no_grad():
+      return wrapper(x_torch)[0][:, :, 0, 0].numpy()
+
+  rows = []
+  first, median = time_calls(lambda: apply(params, x_jax).block_until_ready(), args.batches)
+  rows.append((f'gan_jax Flax ({jax.default_backend()})', first, median))
+  first, median = time_calls(run_torch, args.batches)
+  rows.append((f'pytorch-fid torch {torch.__version__} (cpu, {torch.get_num_threads()} threads)',
+               first, median))
+  diff = np.abs(np.asarray(apply(params, x_jax)) - run_torch()).max() / np.abs(run_torch()).max()
+
+  print(f'FID Inception feature extraction, batch {args.batch} of 32x32 images resized to 299, '
+        f'median of {args.batches} batches; {platform.processor() or platform.machine()}, '
+        f'{os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].device_kind}')
+  print(f'| implementation | first call (s) | s / batch | images / s |')
+  print(f'|---|---|---|---|')
+  for name, first, median in rows:
+    print(f'| {name} | {first:.2f} | {median:.3f} | {args.batch / median:.1f} |')
+  print(f'ratio (torch s / jax s): {rows[1][2] / rows[0][2]:.2f}; pool3 max |diff| / max |ref|: '
+        f'{diff:.1e}')
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,127 @@
+"""`python -m gan_jax.evaluate --workdir W [--step N] --metrics fd,is,kid,pr`: scores a checkpoint.
+
+The EMA generator of the checkpoint (default: latest) in a training workdir, rebuilt from the
+workdir's config.json. `--real SPLIT` scores that real split instead of generated samples:
+the sanity reference papers quote (e.g. CIFAR-10 test against train).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+
+import jax
+import ml_collections
+import numpy as np
+
+from gan_jax import data, models, parallel
+from gan_jax.config import ConfigError, validate
+from gan_jax.metrics import evaluators
+from gan_jax.metrics.extractors import EXTRACTORS
+from gan_jax.metrics.inception import InceptionWeightsError
+from gan_jax.metrics.scores import MetricInputError
+from gan_jax.train.checkpoint import Checkpointer, CheckpointError
+from gan_jax.train.state import create_state
+
+
+class EvaluateError(ValueError):
+  """The workdir, step or arguments cannot be evaluated."""
+
+
+def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise EvaluateError(f'{path}: not found; --workdir must be a gan_jax training workdir')
+  with open(path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  validate(config)
+  return config
+
+
+def evaluate(workdir: str, metrics: list[str], step: int | None = None, extractor: str = '',
+             num_samples: int = 10_000, real_split: str = '', real: str = '',
+             inception_weights: str = '') -> tuple[int | None, dict[str, float], dict[str, str]]:
+  """(step, scalars, protocol texts) of `metrics` on the workdir's checkpoint at `step`, or on the
+  real split `real`. Everything is checked before the checkpoint is read or anything compiles."""
+  config = load_workdir_config(workdir)
+  if config.dataset.name in data.TOY_DATASETS:
+    raise EvaluateError(f'{workdir} trained on toy data ({config.dataset.name}); its mode metrics '
+                        'are in metrics.jsonl')
+  default_extractor = next((e.extractor for e in evaluators.entries(config).values()), 'inception')
+  config.eval.inception_weights = inception_weights or config.eval.inception_weights
+  config.evals = ml_collections.ConfigDict({
+      m: dict(metric=m, every=1, num_samples=num_samples, extractor=extractor or default_extractor,
+              real_split=real_split) for m in metrics})
+  validate(config)  # Metric names, extractor, sample counts.
+
+  dataset = data.build(config)
+  generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
+  conditional = models.is_conditional(generator)
+  evaluators.check(config, True, conditional or bool(real), dataset.num_classes, dataset.shape)
+  mesh = parallel.make_mesh()
+  quality = evaluators.Evaluators(config, generator, dataset.num_classes, mesh, conditional)
+  results, texts = {}, {}
+  if real:
+    images, labels, source = evaluators.real_data(config, real, num_samples)
+    for name in quality.entries:
+      r, t = quality.score(name, images, labels, f'real images of {source}')
+      results.update(r)
+      texts.update(t)
+    return None, results, texts
+
+  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+  steps = checkpointer.all_steps()
+  if not steps:
+    raise EvaluateError(f'{checkpointer.directory}: no checkpoints')
+  if step is not None and step not in steps:
+    raise EvaluateError(f'--step {step}: no such checkpoint; saved steps: {steps}')
+  state = create_state(config, generator, discriminator, dataset.shape)
+  state = parallel.replicate(checkpointer.restore(state, step), mesh)
+  checkpointer.close()
+  results, texts = quality(state, list(quality.entries))
+  return int(state.step), results, texts
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(prog='python -m gan_jax.evaluate', description=__doc__)
+  parser.add_argument('--workdir', required=True)
+  parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: latest)')
+  parser.add_argument('--metrics', default='fd,is,kid,pr',
+                      help=f'comma-separated, of {",".join(evaluators.METRICS)}')
+  parser.add_argument('--extractor', default='', choices=('',) + EXTRACTORS,
+                      help="default: the workdir config's evaluators' extractor, else inception")
+  parser.add_argument('--num_samples', type=int, default=10_000)
+  parser.add_argument('--real_split', default='', help='reference split (default: the training one)')
+  parser.add_argument('--real', default='', help='score this real split instead of samples')
+  parser.add_argument('--inception_weights', default='')
+  args = parser.parse_args(argv)
+  try:
+    step, results, texts = evaluate(
+        args.workdir, [m for m in args.metrics.split(',') if m], args.step, args.extractor,
+        args.num_samples, args.real_split, args.real, args.inception_weights)
+  except (EvaluateError, ConfigError, MetricInputError, InceptionWeightsError, CheckpointError,
+          data.DataError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  what = f'real split {args.real}' if args.real else f'step {step}'
+  print(f'{args.workdir} ({what}):')
+  for key, value in results.items():
+    if not key.endswith('_num_samples'):
+      print(f'  {key.removeprefix("eval/"):24s} {value:.6g}')
+  for text in texts.values():
+    print(f'  - {text}')
+  tag = 'real_' + re.sub(r'[^A-Za-z0-9_.-]+', '_', args.real) if args.real else step
+  out = os.path.join(args.workdir, f'evaluate_{tag}.json')
+  if jax.process_index() == 0:
+    with open(out, 'w') as f:
+      json.dump({'step': step, 'real': args.real or None, **results, **texts}, f, indent=1,
+                default=float)
+    print(f'written: {out}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

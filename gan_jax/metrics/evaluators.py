@@ -1,0 +1,273 @@
+"""`config.evals`: sample-quality metrics of the EMA generator during training and in `evaluate`.
+
+Each entry names a metric, how often, how many samples and which extractor. Real-data features
+are computed once and cached on disk, keyed by dataset, split, image size, extractor weights
+and count. Every result is logged with a text saying exactly how it was computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from gan_jax.metrics import classifier, inception, scores
+from gan_jax.metrics.extractors import EXTRACTORS, Extractor, get_extractor
+from gan_jax.metrics.scores import MetricInputError
+
+# metric -> (fewest samples it needs, whether lower is better for each value it reports)
+METRICS = {
+    'fd': 2,            # Fréchet distance ("FID" when the extractor is the Inception)
+    'is': 10,           # Inception(-like) score, 10 splits
+    'kid': 2,           # kernel (Inception) distance
+    'pr': 4,            # improved precision and recall, k = 3
+    'dc': 6,            # density and coverage, k = 5
+    'intra_fd': 2,      # mean per-class Fréchet distance (conditional models)
+    'cas': 10,          # classification accuracy score: trained on samples, tested on real data
+    'stacked_modes': 1, # Stacked-MNIST: modes (of 1000) covered and KL to uniform
+}
+ENTRY_DEFAULTS = dict(metric='', every=1000, num_samples=10_000, extractor='inception',
+                      real_split='', num_real=0)
+CAS_EPOCHS = 10
+
+
+class EvalConfigError(ValueError):
+  """An `evals` entry is unknown, mistyped or impossible; the message names the field."""
+
+
+def _suffix(extractor: str) -> str:
+  return '' if extractor == 'inception' else f'_{extractor}'
+
+
+def metric_keys(metric: str, extractor: str) -> list[str]:
+  """The names an entry's results are logged under: FID only when the features are Inception's."""
+  s = _suffix(extractor)
+  return {
+      'fd': ['fid' if not s else f'fd{s}'],
+      'is': [f'is{s}', f'is{s}_std'],
+      'kid': ['kid' if not s else f'kd{s}', f'{"kid" if not s else "kd" + s}_std'],
+      'pr': [f'precision{s}', f'recall{s}'],
+      'dc': [f'density{s}', f'coverage{s}'],
+      'intra_fd': ['intra_fid' if not s else f'intra_fd{s}'],
+      'cas': ['cas'],
+      'stacked_modes': ['stacked_modes', 'stacked_kl'],
+  }[metric]
+
+
+def entries(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
+  """The `evals` entries with their defaults filled in, checked; raises `EvalConfigError`."""
+  out = {}
+  for name, entry in config.get('evals', {}).items():
+    if not isinstance(entry, (ml_collections.ConfigDict, dict)):
+      raise EvalConfigError(f'config.evals.{name}: expected a group of fields '
+                            f'({sorted(ENTRY_DEFAULTS)}), got {entry!r}')
+    full = ml_collections.ConfigDict(ENTRY_DEFAULTS)
+    for key, value in entry.items():
+      if key not in ENTRY_DEFAULTS:
+        raise EvalConfigError(f'config.evals.{name}.{key}: unknown field; known: {sorted(ENTRY_DEFAULTS)}')
+      kind = type(ENTRY_DEFAULTS[key])
+      if not isinstance(value, kind) or isinstance(value, bool):
+        raise EvalConfigError(f'config.evals.{name}.{key}: expected {kind.__name__}, got {value!r}')
+      full[key] = value
+    if full.metric not in METRICS:
+      raise EvalConfigError(f'config.evals.{name}.metric: unknown metric {full.metric!r}; '
+                            f'known: {sorted(METRICS)}')
+    if full.extractor not in EXTRACTORS:
+      raise EvalConfigError(f'config.evals.{name}.extractor: unknown extractor '
+                            f'{full.extractor!r}; known: {list(EXTRACTORS)}')
+    if full.metric == 'stacked_modes' and full.extractor != 'mnist_cnn':
+      raise EvalConfigError(f'config.evals.{name}.extractor: stacked_modes classifies each channel '
+                            'with mnist_cnn')
+    if full.every <= 0:
+      raise EvalConfigError(f'config.evals.{name}.every: must be positive, got {full.every}')
+    need = METRICS[full.metric]
+    for field in ('num_samples', 'num_real'):
+      if full[field] and full[field] < need or full[field] < 0:
+        raise EvalConfigError(f'config.evals.{name}.{field}: {full.metric} needs at least {need} '
+                              f'samples, got {full[field]}')
+    out[name] = full
+  return out
+
+
+def check(config: ml_collections.ConfigDict, is_image_data: bool, conditional: bool,
+          num_classes: int, data_shape: tuple[int, ...] = ()) -> None:
+  """What can only be checked once the dataset and models are known (before any compile)."""
+  from gan_jax.metrics.extractors import CLASSIFIER_SHAPES
+  for name, e in entries(config).items():
+    if not is_image_data:
+      raise EvalConfigError(f'config.evals.{name}: sample-quality metrics need an image dataset; '
+                            'toy datasets report mode metrics at every eval_every')
+    takes = CLASSIFIER_SHAPES.get(e.extractor.removesuffix('_cnn'))
+    shape = tuple(data_shape[:-1]) + (1,) if e.metric == 'stacked_modes' else tuple(data_shape)
+    if data_shape and takes and shape != takes:
+      raise EvalConfigError(f'config.evals.{name}.extractor: {e.extractor} takes {takes} images '
+                            f'(what it was trained on); this dataset\'s are {tuple(data_shape)}')
+    if e.metric in ('intra_fd', 'cas') and not conditional:
+      raise EvalConfigError(f'config.evals.{name}.metric: {e.metric} needs a class-conditional '
+                            'generator')
+    if e.metric == 'intra_fd' and e.num_samples < 2 * num_classes:
+      raise EvalConfigError(f'config.evals.{name}.num_samples: intra_fd needs at least 2 per class '
+                            f'({2 * num_classes}), got {e.num_samples}')
+
+
+def stacked_mnist_modes(images: np.ndarray, mnist: Extractor, mesh: Mesh | None = None
+                        ) -> dict[str, float]:
+  """Stacked-MNIST (Metz et al. 2017): each colour channel classified as a digit; a sample's mode
+  is the triple (1000 modes). Modes covered, and KL(sample mode histogram || uniform)."""
+  if images.ndim != 4 or images.shape[-1] != 3:
+    raise MetricInputError(f'stacked_modes: expected [N, 28, 28, 3] images, got {images.shape}')
+  digits = [mnist(images[..., c:c + 1], mesh)['logits'].argmax(-1) for c in range(3)]
+  modes = 100 * digits[0] + 10 * digits[1] + digits[2]
+  p = np.bincount(modes, minlength=1000) / len(modes)
+  kl = float(np.sum(p[p > 0] * np.log(p[p > 0] * 1000)))
+  return {'stacked_modes': float(np.count_nonzero(p)), 'stacked_kl': kl}
+
+
+def stats_cache_dir(config: ml_collections.ConfigDict) -> str:
+  return config.eval.get('cache_dir') or os.path.join(inception.cache_dir(), 'stats')
+
+
+def real_data(config: ml_collections.ConfigDict, split: str, count: int
+              ) -> tuple[np.ndarray, np.ndarray, str]:
+  """The first `count` images (all if 0) of `split` in stored order, in [-1, 1], their labels,
+  and a name for the record."""
+  from gan_jax.data.images import STACKED_MNIST, load_folder, load_stacked_mnist, load_tfds
+  d = config.dataset
+  if d.name == STACKED_MNIST:
+    images, labels, _ = load_stacked_mnist(split, d.data_dir or None, d.download, d.num_train, 0, 1)
+  elif d.name.startswith('folder:'):
+    images, labels, _ = load_folder(d.name.removeprefix('folder:'), d.image_size, 0, 1)
+  else:
+    images, labels, _ = load_tfds(d.name, split, d.data_dir or None, d.image_size, d.download, 0, 1)
+  if count and len(images) < count:
+    raise MetricInputError(f'{d.name}:{split} has {len(images)} images; the metric asks for {count}')
+  count = count or len(images)
+  return images[:count].astype(np.float32) / 127.5 - 1, labels[:count], f'{d.name}:{split}'
+
+
+def real_features(config: ml_collections.ConfigDict, extractor: Extractor, split: str, count: int,
+                  mesh: Mesh | None) -> tuple[dict[str, np.ndarray], str]:
+  """Extractor outputs on real data, computed once per (dataset, split, size, weights, count)."""
+  d = config.dataset
+  key = f'{d.name}|{split}|{d.image_size}|{extractor.name}|{extractor.weights_id}|{count}'
+  path = os.path.join(stats_cache_dir(config), hashlib.sha256(key.encode()).hexdigest()[:20] + '.npz')
+  if os.path.exists(path):
+    with np.load(path, allow_pickle=False) as f:
+      if str(f['key']) == key:
+        return {k: f[k] for k in ('features', 'logits', 'labels')}, str(f['source'])
+  images, labels, source = real_data(config, split, count)
+  out = dict(extractor(images, mesh), labels=labels)
+  source = f'{len(images)} images of {source} ({"x".join(map(str, images.shape[1:3]))})'
+  if jax.process_index() == 0:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    np.savez(path + '.tmp.npz', key=key, source=source, **out)
+    os.replace(path + '.tmp.npz', path)
+  return out, source
+
+
+class Evaluators:
+  """Runs the due `config.evals` entries on the EMA generator; returns (scalars, texts)."""
+
+  def __init__(self, config: ml_collections.ConfigDict, generator, num_classes: int,
+               mesh: Mesh | None, conditional: bool):
+    from gan_jax.train.state import apply_model
+    self.config, self.mesh, self.num_classes, self.conditional = config, mesh, num_classes, conditional
+    self.entries = entries(config)
+    # Weights are loaded here, so that a missing file stops the run before anything compiles.
+    self.extractors = {n: get_extractor(e.extractor, config.eval.get('inception_weights', ''))
+                       for n, e in self.entries.items()}
+    self.batch = 256 if mesh is None else -(-256 // mesh.size) * mesh.size
+    self._sharding = sharding = None if mesh is None else NamedSharding(mesh, P('data'))
+
+    def sample(g_params, g_batch_stats, z, labels):
+      return apply_model(generator, g_params, g_batch_stats, z, labels, train=False)[0]
+    self._sample = jax.jit(sample, out_shardings=sharding)
+
+  def due(self, step: int, last: bool) -> list[str]:
+    return [n for n, e in self.entries.items() if step % e.every == 0 or last]
+
+  def samples(self, name: str, state, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` EMA-generator samples (same latents at every step) and their labels."""
+    key = jax.random.fold_in(jax.random.key(self.config.seed),
+                             int(hashlib.sha256(name.encode()).hexdigest()[:7], 16))
+    labels = (np.arange(count) % self.num_classes).astype(np.int32) if self.conditional else None
+    out = []
+    for i in range(0, count, self.batch):
+      z = jax.random.normal(jax.random.fold_in(key, i), (self.batch, self.config.latent_dim))
+      lab = None if labels is None else np.resize(labels[i:], self.batch).astype(np.int32)
+      if self._sharding is not None:  # Each device generates its share of the batch.
+        z = jax.device_put(z, self._sharding)
+        lab = None if lab is None else jax.make_array_from_callback(
+            lab.shape, self._sharding, lambda idx, lab=lab: lab[idx])
+      x = self._sample(state.g_ema_params, state.g_batch_stats, z, lab)
+      out.append(np.asarray(multihost_utils.process_allgather(x, tiled=True)))
+    return np.concatenate(out)[:count], labels
+
+  def __call__(self, state, names: list[str]) -> tuple[dict[str, float], dict[str, str]]:
+    """Scores the EMA generator of `state` by the entries `names`: (scalars, protocol texts)."""
+    results, texts = {}, {}
+    for name in names:
+      fake, labels = self.samples(name, state, self.entries[name].num_samples)
+      r, t = self.score(name, fake, labels,
+                        f'samples of the EMA generator at step {int(state.step)}')
+      results.update(r)
+      texts.update(t)
+    return results, texts
+
+  def score(self, name: str, images: np.ndarray, labels: np.ndarray | None,
+            what: str) -> tuple[dict[str, float], dict[str, str]]:
+    """Entry `name`'s metric of `images` ([-1, 1]) with their `labels`, described as `what`."""
+    e, extractor = self.entries[name], self.extractors[name]
+    per_channel = e.metric == 'stacked_modes'  # Each channel is one MNIST digit.
+    extractor.check_images(images[..., :1] if per_channel else images, f'evals.{name}: {what}')
+    values, reference = self._score(e, extractor, images, labels)
+    keys = metric_keys(e.metric, e.extractor)
+    results = {f'eval/{k}': v for k, v in zip(keys, values)}
+    results[f'eval/{keys[0]}_num_samples'] = len(images)
+    text = (f'{e.metric} of {len(images)} {what}; reference: {reference}; features: '
+            f'{extractor.description}')
+    return results, {f'eval/{keys[0]}_protocol': text}
+
+  def _score(self, e, extractor: Extractor, fake: np.ndarray, fake_labels):
+    split = e.real_split or ('test' if e.metric == 'cas' else self.config.dataset.split)
+    if e.metric == 'stacked_modes':
+      m = stacked_mnist_modes(fake, extractor, self.mesh)
+      return [m['stacked_modes'], m['stacked_kl']], '1000 uniform modes'
+    if e.metric == 'cas':
+      images, labels, source = real_data(self.config, split, e.num_real)
+      params = classifier.train_classifier(fake, fake_labels, self.num_classes, CAS_EPOCHS,
+                                           seed=self.config.seed)
+      acc = classifier.accuracy(params, images, labels, self.num_classes)
+      return [acc], (f'a classifier trained {CAS_EPOCHS} epochs on the samples, tested on '
+                     f'{len(images)} images of {source}')
+    real, source = real_features(self.config, extractor, split, e.num_real, self.mesh)
+    if e.metric == 'is':
+      return list(scores.inception_score(extractor(fake, self.mesh)['logits'])), (
+          'none (no real data), 10 splits')
+    gen = extractor(fake, self.mesh)['features']
+    if e.metric == 'fd':
+      return [scores.fid_from_features(real['features'], gen)], source
+    if e.metric == 'kid':
+      return list(scores.kernel_inception_distance(real['features'], gen)), (
+          f'{source}; 100 subsets of up to 1000')
+    if e.metric == 'pr':
+      pr = scores.precision_recall(real['features'], gen)
+      return [pr['precision'], pr['recall']], f'{source}; k=3'
+    if e.metric == 'dc':
+      dc = scores.density_coverage(real['features'], gen)
+      return [dc['density'], dc['coverage']], f'{source}; k=5'
+    if e.metric == 'intra_fd':
+      return [scores.intra_class_fid(real['features'], real['labels'], gen, fake_labels)], source
+    raise AssertionError(e.metric)
+
+
+def lower_is_better(key: str) -> bool:
+  """Distances and divergences improve downwards; scores, precision, recall, modes upwards."""
+  return key.removeprefix('eval/').startswith(('fid', 'fd_', 'kid', 'kd_', 'intra_f', 'stacked_kl',
+                                                  'reverse_kl'))

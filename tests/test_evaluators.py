@@ -1,0 +1,138 @@
+"""Evaluators: extractors, sharding, cached real statistics, Stacked-MNIST, CAS, and bad input."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import dcgan_mnist
+from gan_jax import parallel
+from gan_jax.config import ConfigError, validate
+from gan_jax.metrics import classifier, evaluators, extractors, inception
+from gan_jax.metrics.scores import MetricInputError
+
+SHIPPED_ACCURACY = {'mnist': 0.98, 'fashion_mnist': 0.90, 'cifar10': 0.64}
+
+
+def _config(tfds_dir, **evals):
+  c = dcgan_mnist.get_config('runlocal,conditional')
+  c.dataset.data_dir = tfds_dir
+  c.evals = evals
+  c.eval.best_metric = ''
+  validate(c)
+  return c
+
+
+@pytest.mark.parametrize('dataset', sorted(SHIPPED_ACCURACY))
+def test_shipped_classifiers_state_their_accuracy(dataset):
+  params, info = classifier.load_weights(classifier.weights_path(dataset))
+  assert info['dataset'] == dataset and info['test_accuracy'] >= SHIPPED_ACCURACY[dataset]
+  assert os.path.getsize(classifier.weights_path(dataset)) < 1_000_000  # Small enough to ship.
+
+
+@pytest.mark.parametrize('dataset', ['mnist', 'cifar10'])
+def test_shipped_classifier_accuracy_is_reproduced_on_the_test_split(tfds_dir, dataset):
+  from gan_jax.data.images import load_tfds
+  params, info = classifier.load_weights(classifier.weights_path(dataset))
+  images, labels, _ = load_tfds(dataset, 'test', tfds_dir, 0, False, 0, 1)
+  assert abs(classifier.accuracy(params, images, labels) - info['test_accuracy']) < 2e-3
+
+
+def test_extraction_sharded_over_8_devices_equals_one_device():
+  ext = extractors.get_extractor('mnist_cnn')
+  images = np.random.default_rng(0).uniform(-1, 1, (13, 28, 28, 1)).astype(np.float32)
+  one = ext(images, batch_size=5)
+  eight = ext(images, parallel.make_mesh(), batch_size=5)  # 13 = 8 + 5 padded rows.
+  assert one['features'].shape == (13, 128) and one['logits'].shape == (13, 10)
+  for k in one:
+    np.testing.assert_allclose(eight[k], one[k], rtol=1e-5, atol=1e-6)
+
+
+def test_images_of_wrong_range_or_shape_are_one_clear_error():
+  ext = extractors.get_extractor('cifar10_cnn')
+  with pytest.raises(MetricInputError, match=r'must lie in \[-1, 1\].*\[0, 255\]'):
+    ext.check_images(np.concatenate([np.zeros((1, 32, 32, 3)), np.full((1, 32, 32, 3), 255.0)]))
+  with pytest.raises(MetricInputError, match=r'takes \(32, 32, 3\) images.*\(28, 28, 1\)'):
+    ext.check_images(np.zeros((2, 28, 28, 1)))
+  with pytest.raises(MetricInputError, match=r'\[N, H, W, 1 or 3\]'):
+    ext.check_images(np.zeros((2, 32, 32)))
+
+
+def test_missing_inception_weights_say_where_to_put_them(tmp_path, monkeypatch):
+  monkeypatch.setenv('GAN_JAX_CACHE', str(tmp_path))
+  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+  for download in (False, True):  # Offline, the download fails at once with the same advice.
+    with pytest.raises(inception.InceptionWeightsError) as e:
+      inception.resolve_weights('', download=download)
+    assert inception.FID_WEIGHTS_URL in str(e.value) and str(tmp_path) in str(e.value)
+  with pytest.raises(inception.InceptionWeightsError, match='no file /nowhere/w.npz'):
+    inception.resolve_weights('/nowhere/w.npz')
+  bad = tmp_path / 'bad.npz'
+  np.savez(bad, x=np.zeros(3))
+  with pytest.raises(inception.InceptionWeightsError, match='not FID Inception weights'):
+    inception.load_params(str(bad))
+
+
+def test_bad_evals_entries_fail_validation_naming_the_field(tfds_dir):
+  cases = [
+      (dict(a=dict(metric='fud')), "evals.a.metric: unknown metric 'fud'"),
+      (dict(a=dict(metric='fd', evry=3)), 'evals.a.evry: unknown field'),
+      (dict(a=dict(metric='fd', num_samples='many')), 'evals.a.num_samples: expected int'),
+      (dict(a=dict(metric='pr', num_samples=3)), 'evals.a.num_samples: pr needs at least 4'),
+      (dict(a=dict(metric='fd', extractor='vgg')), "unknown extractor 'vgg'"),
+  ]
+  for evals, message in cases:
+    with pytest.raises(ConfigError, match=message):
+      _config(tfds_dir, **evals)
+  c = _config(tfds_dir, a=dict(metric='fd', extractor='mnist_cnn'))
+  c.eval.best_metric = 'fid'
+  with pytest.raises(ConfigError, match=r"best_metric: 'fid' is not logged.*fd_mnist_cnn"):
+    validate(c)
+  c = _config(tfds_dir, a=dict(metric='intra_fd', extractor='mnist_cnn'))
+  with pytest.raises(evaluators.EvalConfigError, match='needs a class-conditional generator'):
+    evaluators.check(c, True, False, 10)
+
+
+def test_real_split_against_itself_is_zero_and_statistics_are_cached(tfds_dir, tmp_path,
+                                                                      monkeypatch):
+  c = _config(tfds_dir, fd=dict(metric='fd', extractor='mnist_cnn'),
+              pr=dict(metric='pr', extractor='mnist_cnn'))
+  c.eval.cache_dir = str(tmp_path)
+  quality = evaluators.Evaluators(c, None, 10, parallel.make_mesh(), True)
+  images, labels, source = evaluators.real_data(c, 'train[:256]', 0)
+  scalars, texts = quality.score('fd', images, labels, f'real images of {source}')
+  assert abs(scalars['eval/fd_mnist_cnn']) < 1e-6
+  assert len(os.listdir(tmp_path)) == 1
+  # The second metric reads the cached features; the dataset is not touched again.
+  monkeypatch.setattr(evaluators, 'real_data', lambda *a: pytest.fail('statistics not cached'))
+  scalars, _ = quality.score('pr', images, labels, 'real images')
+  assert scalars['eval/precision_mnist_cnn'] == scalars['eval/recall_mnist_cnn'] == 1.0
+
+
+def test_stacked_mnist_modes_count_digit_triples():
+  # A stand-in classifier reading the digit written into each channel's first pixel.
+  def apply(params, x):
+    digit = jax.numpy.round((x[:, 0, 0, 0] + 1) * 4.5).astype(int)
+    return {'features': x[:, 0, 0], 'logits': jax.nn.one_hot(digit, 10)}
+  fake_mnist = extractors.Extractor('mnist_cnn', 'test', '0', apply, {}, (28, 28, 1))
+  triples = np.array([[d // 100, d // 10 % 10, d % 10] for d in range(1000)])
+  images = np.zeros((1000, 28, 28, 3), np.float32)
+  images[:, 0, 0, :] = triples / 4.5 - 1
+  uniform = evaluators.stacked_mnist_modes(images, fake_mnist)
+  assert uniform == {'stacked_modes': 1000.0, 'stacked_kl': pytest.approx(0.0, abs=1e-12)}
+  collapsed = evaluators.stacked_mnist_modes(images[:10].repeat(100, axis=0), fake_mnist)
+  assert collapsed['stacked_modes'] == 10
+  np.testing.assert_allclose(collapsed['stacked_kl'], np.log(100))
+
+
+def test_classification_accuracy_score_trains_on_samples_and_tests_on_real(tfds_dir):
+  c = _config(tfds_dir, cas=dict(metric='cas', num_samples=512, extractor='mnist_cnn',
+                                 real_split='test[:500]'))
+  quality = evaluators.Evaluators(c, None, 10, None, True)
+  images, labels, _ = evaluators.real_data(c, 'train[:512]', 0)
+  scalars, texts = quality.score('cas', images, labels, 'real images standing in for samples')
+  assert scalars['eval/cas'] > 0.35  # 40 steps on real data: well above chance (0.1).
+  assert 'tested on 500 images of mnist:test[:500]' in texts['eval/cas_protocol']
+  shuffled, _ = quality.score('cas', images, np.random.default_rng(0).permutation(labels), 'x')
+  assert shuffled['eval/cas'] < 0.2  # Samples whose labels mean nothing: chance.
