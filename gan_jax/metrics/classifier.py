@@ -8,6 +8,7 @@ epochs and seed stored inside); the shipped files were made by exactly that comm
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 from typing import Any
@@ -54,16 +55,11 @@ def _augment(key: jax.Array, x: jax.Array) -> jax.Array:
   return jax.vmap(crop)(padded, shifts)
 
 
-def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, epochs: float,
-                     seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
-                     augment: bool = False, log_every: int = 0) -> dict[str, Any]:
-  """Trains a `Classifier` with Adam and a cosine schedule; images float in [-1, 1] or uint8."""
+@functools.lru_cache(maxsize=16)
+def _train_step(num_classes: int, steps: int, lr: float, augment: bool):
+  """The compiled update, shared by every training run with the same settings."""
   model = Classifier(num_classes)
-  key = jax.random.key(seed)
-  params = model.init(key, jnp.zeros((1,) + images.shape[1:]))['params']
-  steps = max(1, int(epochs * len(images) / batch_size))
   tx = optax.adam(optax.cosine_decay_schedule(lr, steps))
-  opt_state = tx.init(params)
 
   @jax.jit
   def step(params, opt_state, x, y, key):
@@ -76,7 +72,18 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, e
     loss, grads = jax.value_and_grad(loss_fn)(params)
     updates, opt_state = tx.update(grads, opt_state)
     return optax.apply_updates(params, updates), opt_state, loss
+  return tx, step
 
+
+def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, epochs: float,
+                     seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
+                     augment: bool = False, log_every: int = 0) -> dict[str, Any]:
+  """Trains a `Classifier` with Adam and a cosine schedule; images float in [-1, 1] or uint8."""
+  key = jax.random.key(seed)
+  params = Classifier(num_classes).init(key, jnp.zeros((1,) + images.shape[1:]))['params']
+  steps = max(1, int(epochs * len(images) / batch_size))
+  tx, step = _train_step(num_classes, steps, lr, augment)
+  opt_state = tx.init(params)
   rng = np.random.default_rng(seed)
   order = np.concatenate([rng.permutation(len(images))
                           for _ in range(int(np.ceil(steps * batch_size / len(images))) + 1)])
@@ -90,15 +97,19 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, e
   return params
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _apply(num_classes: int, params: dict[str, Any], x: jax.Array) -> dict[str, jax.Array]:
+  return Classifier(num_classes).apply({'params': params}, x)
+
+
 def predict(params: dict[str, Any], images: np.ndarray, num_classes: int = 10,
             batch_size: int = 1000) -> dict[str, np.ndarray]:
   """Features and logits of `images` (uint8 or [-1, 1]), in batches."""
-  apply = jax.jit(lambda p, x: Classifier(num_classes).apply({'params': p}, x))
   outs = []
   for i in range(0, len(images), batch_size):
     x = images[i:i + batch_size]
     x = x.astype(np.float32) / 127.5 - 1 if x.dtype == np.uint8 else x
-    outs.append(jax.device_get(apply(params, x)))
+    outs.append(jax.device_get(_apply(num_classes, params, x)))
   return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 
