@@ -19,6 +19,8 @@ def main(argv):
   import jax
   from gan_jax.config import ConfigError
   from gan_jax.data import DataError
+  from gan_jax.metrics.inception import InceptionWeightsError
+  from gan_jax.metrics.scores import MetricInputError
   from gan_jax.train import train_and_evaluate
   from gan_jax.train.checkpoint import CheckpointError
   from gan_jax.train.loop import NonFiniteLossError
@@ -32,7 +34,8 @@ def main(argv):
                jax.devices())
   try:
     result = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (ConfigError, DataError, CheckpointError, NonFiniteLossError) as e:
+  except (ConfigError, DataError, CheckpointError, NonFiniteLossError, InceptionWeightsError,
+          MetricInputError) as e:
     sys.exit(f'error: {e}')
   if jax.process_index() == 0:
     scores = ', '.join(f'{k.removeprefix("eval/")} {v:.3g}' for k, v in result.items()

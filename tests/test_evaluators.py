@@ -74,6 +74,15 @@ def test_missing_inception_weights_say_where_to_put_them(tmp_path, monkeypatch):
     inception.load_params(str(bad))
 
 
+def test_missing_weights_stop_a_run_before_it_compiles_or_writes(tfds_dir, tmp_path, monkeypatch):
+  from gan_jax.train import train_and_evaluate
+  monkeypatch.setenv('GAN_JAX_CACHE', str(tmp_path / 'cache'))
+  c = _config(tfds_dir, fid=dict(metric='fd', every=2, num_samples=16))  # The Inception.
+  with pytest.raises(inception.InceptionWeightsError, match='pt_inception-2015-12-05'):
+    train_and_evaluate(c, str(tmp_path / 'run'))
+  assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
+
+
 def test_bad_evals_entries_fail_validation_naming_the_field(tfds_dir):
   cases = [
       (dict(a=dict(metric='fud')), "evals.a.metric: unknown metric 'fud'"),

@@ -131,6 +131,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   except evaluators.EvalConfigError as e:
     raise ConfigError(str(e)) from None
 
+  # Extractor weights load here: a missing file stops the run before anything is compiled or written.
+  quality = evaluators.Evaluators(config, generator, dataset.num_classes, mesh, conditional)
+
   state = create_state(config, generator, discriminator, dataset.shape)
   checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
   if checkpointer.latest_step() is not None:
@@ -151,8 +154,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   logging.info('Generator: %d parameters; discriminator: %d; %d devices.',
                param_count(state.g_params), param_count(state.d_params), jax.device_count())
 
-  # Extractor weights load here: a missing file stops the run before anything compiles.
-  quality = evaluators.Evaluators(config, generator, dataset.num_classes, mesh, conditional)
   best = BestCheckpoint(workdir, config.eval.best_metric) if config.eval.best_metric else None
   train_step = make_train_step(config, generator, discriminator, mesh)
   evaluate = Evaluator(config, generator, dataset, workdir)
