@@ -43,8 +43,12 @@ def test_extraction_sharded_over_8_devices_equals_one_device():
   ext = extractors.get_extractor('mnist_cnn')
   images = np.random.default_rng(0).uniform(-1, 1, (13, 28, 28, 1)).astype(np.float32)
   one = ext(images, batch_size=5)
-  eight = ext(images, parallel.make_mesh(), batch_size=5)  # 13 = 8 + 5 padded rows.
+  mesh = parallel.make_mesh()
+  eight = ext(images, mesh, batch_size=5)  # Batches of 8: 8 + 5 rows and 3 of padding.
   assert one['features'].shape == (13, 128) and one['logits'].shape == (13, 10)
+  # The padded last batch has the shape of the others: one compilation per mesh.
+  assert extractors._sharded_apply(ext.apply, None)._cache_size() == 1
+  assert extractors._sharded_apply(ext.apply, mesh)._cache_size() == 1
   for k in one:
     np.testing.assert_allclose(eight[k], one[k], rtol=1e-5, atol=1e-6)
 

@@ -8,7 +8,6 @@ import os
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
@@ -33,10 +32,6 @@ class Extractor:
   params: Any = dataclasses.field(repr=False)
   input_shape: tuple[int, ...] | None = None  # None: any size, 1 or 3 channels
 
-  @property
-  def is_inception(self) -> bool:
-    return self.name == 'inception'
-
   def check_images(self, images: np.ndarray | jax.Array, what: str = 'images') -> None:
     """One clear error for images a metric cannot score: wrong rank, channels, size or range."""
     shape = tuple(images.shape)
@@ -45,7 +40,7 @@ class Extractor:
     if self.input_shape and shape[1:] != self.input_shape:
       raise MetricInputError(f'{what}: extractor {self.name} takes {self.input_shape} images '
                              f'(what it was trained on), got {shape[1:]}')
-    lo, hi = float(jnp.min(images)), float(jnp.max(images))
+    lo, hi = float(np.min(images)), float(np.max(images))  # On the host, where images are.
     if lo < -1.001 or hi > 1.001 or not np.isfinite(lo + hi):
       raise MetricInputError(f'{what}: values must lie in [-1, 1] (generator outputs and the '
                              f'data pipeline both do), got [{lo:.3g}, {hi:.3g}]')
@@ -56,11 +51,13 @@ class Extractor:
     self.check_images(images)
     run = _sharded_apply(self.apply, mesh)
     n_dev = mesh.size if mesh is not None else 1
-    batch_size = -(-batch_size // n_dev) * n_dev
+    # Every batch has one shape (a multiple of the device count), so the network compiles once;
+    # the last batch is padded with zeros, whose outputs are dropped.
+    batch_size = -(-min(batch_size, len(images)) // n_dev) * n_dev
     outs = []
     for i in range(0, len(images), batch_size):
       x = np.asarray(images[i:i + batch_size], np.float32)
-      pad = (-len(x)) % n_dev  # Every device gets an equal share; the padding is dropped.
+      pad = batch_size - len(x)
       x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
       if mesh is not None:  # Every process holds all of `x`; each places its devices' rows.
         x = jax.make_array_from_callback(x.shape, NamedSharding(mesh, P('data')), lambda i: x[i])
