@@ -1,7 +1,7 @@
 """FID feature extraction speed: gan_jax's Flax InceptionV3 against pytorch-fid's torch model.
 
-Both run the same weights (pytorch-fid's network with random weights, transplanted by gan_jax's
-converter: speed does not depend on the values) on the same images, one after the other in one
+Both run the same weights (pytorch-fid's network with random weights, as in the parity test,
+transplanted by gan_jax's converter: speed does not depend on the values) on the same images, one after the other in one
 process, and both include the resize of 32x32 CIFAR-sized images to 299x299. Prints images/s
 (median over timed batches after warm-up), the compile/first-call time, and the largest
 relative difference of the pool3 features. Needs the parity extra (`make bench` installs it).
@@ -22,34 +22,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torchvision  # noqa: E402
-import pytorch_fid.inception  # noqa: E402
 from flax import traverse_util  # noqa: E402
 
 from gan_jax.metrics import inception  # noqa: E402
-
-
-def torch_model() -> pytorch_fid.inception.InceptionV3:
-  """pytorch-fid's InceptionV3 wrapper (resize, scaling, pool3) without its weight download."""
-  load = pytorch_fid.inception.load_state_dict_from_url
-  load_state = torchvision.models.inception.Inception3.load_state_dict
-  pytorch_fid.inception.load_state_dict_from_url = lambda *a, **k: {}
-  torchvision.models.inception.Inception3.load_state_dict = lambda self, *a, **k: None
-  try:
-    net = pytorch_fid.inception.fid_inception_v3()
-  finally:
-    pytorch_fid.inception.load_state_dict_from_url = load
-    torchvision.models.inception.Inception3.load_state_dict = load_state
-  with torch.no_grad():
-    for name, p in net.state_dict().items():
-      if p.is_floating_point():
-        p.copy_(torch.rand(p.shape) + 0.5 if 'running_var' in name else torch.randn(p.shape) * 0.05)
-  original = pytorch_fid.inception.fid_inception_v3
-  pytorch_fid.inception.fid_inception_v3 = lambda: net
-  try:
-    return net, pytorch_fid.inception.InceptionV3([3]).eval()
-  finally:
-    pytorch_fid.inception.fid_inception_v3 = original
+from gan_jax.metrics.pytorch_fid_reference import random_pytorch_fid_inception  # noqa: E402
 
 
 def time_calls(fn, batches: int) -> tuple[float, float]:
@@ -71,7 +47,7 @@ def main() -> None:
   parser.add_argument('--batches', type=int, default=5)
   args = parser.parse_args()
   images = np.random.default_rng(0).uniform(-1, 1, (args.batch, 32, 32, 3)).astype(np.float32)
-  net, wrapper = torch_model()
+  net, wrapper = random_pytorch_fid_inception()
   params = traverse_util.unflatten_dict(inception.convert_torch_state_dict(net.state_dict()), sep='/')
   params = jax.device_put(params)
   apply = jax.jit(lambda p, x: inception.FIDInceptionV3().apply({'params': p}, x)['pool3'])

@@ -16,38 +16,18 @@ if os.environ.get('GAN_JAX_REQUIRE_PARITY'):  # `make test` sets it: a skip ther
 torch = pytest.importorskip('torch', reason='install the parity extra: pip install -e ".[parity]"')
 pytorch_fid = pytest.importorskip('pytorch_fid', reason='install the parity extra')
 import pytorch_fid.fid_score  # noqa: E402
-import pytorch_fid.inception  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-import torchvision  # noqa: E402
 from flax import traverse_util  # noqa: E402
 
 from gan_jax.metrics import inception, scores  # noqa: E402
+from gan_jax.metrics.pytorch_fid_reference import random_pytorch_fid_inception  # noqa: E402
 
 
 @pytest.fixture(scope='module')
 def torch_models():
   """pytorch-fid's FID Inception with random (but activation-preserving) weights, and its
   `InceptionV3` wrapper (resize, normalisation, pool3) around that same network."""
-  mp = pytest.MonkeyPatch()
-  mp.setattr(pytorch_fid.inception, 'load_state_dict_from_url', lambda *a, **k: {})
-  mp.setattr(torchvision.models.inception.Inception3, 'load_state_dict', lambda self, *a, **k: None)
-  net = pytorch_fid.inception.fid_inception_v3()
-  gen = torch.Generator().manual_seed(0)
-  with torch.no_grad():
-    for name, p in net.state_dict().items():
-      if name.endswith('num_batches_tracked'):
-        continue
-      if p.ndim > 1:  # He-scaled, so that 94 layers neither explode nor vanish.
-        fan_in = int(np.prod(p.shape[1:]))
-        p.copy_(torch.randn(p.shape, generator=gen) * np.sqrt(2.0 / fan_in))
-      elif name.endswith(('running_var', 'bn.weight')):
-        p.copy_(torch.rand(p.shape, generator=gen) + 0.5)
-      else:
-        p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-  mp.setattr(pytorch_fid.inception, 'fid_inception_v3', lambda: net)
-  wrapper = pytorch_fid.inception.InceptionV3([3]).eval()
-  mp.undo()
-  return net.eval(), wrapper
+  return random_pytorch_fid_inception(seed=0)
 
 
 @pytest.fixture(scope='module')
