@@ -46,6 +46,13 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
              inception_weights: str = '') -> tuple[int | None, dict[str, float], dict[str, str]]:
   """(step, scalars, protocol texts) of `metrics` on the workdir's checkpoint at `step`, or on the
   real split `real`. Everything is checked before the checkpoint is read or anything compiles."""
+  for m in metrics:
+    if m not in evaluators.METRICS:
+      raise EvaluateError(f"--metrics: unknown metric {m!r}; known: {sorted(evaluators.METRICS)} "
+                          "(FID is 'fd' with the inception extractor)")
+    if num_samples < evaluators.METRICS[m]:
+      raise EvaluateError(f'--num_samples: {m} needs at least {evaluators.METRICS[m]}, '
+                          f'got {num_samples}')
   config = load_workdir_config(workdir)
   if config.dataset.name in data.TOY_DATASETS:
     raise EvaluateError(f'{workdir} trained on toy data ({config.dataset.name}); its mode metrics '
@@ -65,7 +72,10 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   quality = evaluators.Evaluators(config, generator, dataset.num_classes, mesh, conditional)
   results, texts = {}, {}
   if real:
-    images, labels, source = evaluators.real_data(config, real, num_samples)
+    try:
+      images, labels, source = evaluators.real_data(config, real, num_samples)
+    except (data.DataError, MetricInputError) as e:
+      raise EvaluateError(f'--real {real}: {e}') from None
     for name in quality.entries:
       r, t = quality.score(name, images, labels, f'real images of {source}')
       results.update(r)

@@ -149,3 +149,15 @@ def test_classification_accuracy_score_trains_on_samples_and_tests_on_real(tfds_
   assert 'tested on 500 images of mnist:test[:500]' in texts['eval/cas_protocol']
   shuffled, _ = quality.score('cas', images, np.random.default_rng(0).permutation(labels), 'x')
   assert shuffled['eval/cas'] < 0.2  # Samples whose labels mean nothing: chance.
+
+
+def test_evaluate_command_bad_arguments_are_one_error_line(tmp_path, capsys):
+  from gan_jax import evaluate
+  cases = [(['--workdir', str(tmp_path), '--metrics', 'fid'], "--metrics: unknown metric 'fid'"),
+           (['--workdir', str(tmp_path), '--metrics', 'pr', '--num_samples', '3'],
+            '--num_samples: pr needs at least 4, got 3'),
+           (['--workdir', str(tmp_path / 'nope')], 'nope/config.json: not found')]
+  for argv, message in cases:
+    assert evaluate.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and message in err and err.count('\n') == 1, err

@@ -137,7 +137,7 @@ def load_weights(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-  from gan_jax.data.images import load_tfds
+  from gan_jax.data.images import DataError, load_tfds
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--dataset', required=True, choices=sorted(EPOCHS))
   parser.add_argument('--data_dir', default=None, help='tfds data dir (see gan_jax.data.prepare)')
@@ -146,8 +146,11 @@ def main(argv: list[str] | None = None) -> None:
   parser.add_argument('--out', default=None)
   args = parser.parse_args(argv)
   epochs = args.epochs or EPOCHS[args.dataset]
-  train_x, train_y, n = load_tfds(args.dataset, 'train', args.data_dir, 0, False, 0, 1)
-  test_x, test_y, _ = load_tfds(args.dataset, 'test', args.data_dir, 0, False, 0, 1)
+  try:
+    train_x, train_y, n = load_tfds(args.dataset, 'train', args.data_dir, 0, False, 0, 1)
+    test_x, test_y, _ = load_tfds(args.dataset, 'test', args.data_dir, 0, False, 0, 1)
+  except DataError as e:
+    parser.exit(2, f'error: --data_dir: {e}\n')
   start = time.time()
   params = train_classifier(train_x, train_y, n, epochs, args.seed,
                             augment=args.dataset == 'cifar10', log_every=500)
