@@ -17,6 +17,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from gan_jax.config import ConfigError
 from gan_jax.metrics import classifier, inception, scores
 from gan_jax.metrics.extractors import EXTRACTORS, Extractor, get_extractor
 from gan_jax.metrics.scores import MetricInputError
@@ -37,7 +38,7 @@ ENTRY_DEFAULTS = dict(metric='', every=1000, num_samples=10_000, extractor='ince
 CAS_EPOCHS = 10
 
 
-class EvalConfigError(ValueError):
+class EvalConfigError(ConfigError):
   """An `evals` entry is unknown, mistyped or impossible; the message names the field."""
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+MODE_METRICS = ('modes_covered', 'high_quality_fraction', 'reverse_kl')  # what mode_metrics returns
+
 
 def mode_metrics(samples: np.ndarray, centers: np.ndarray, std: float,
                  quality_stds: float = 3.0) -> dict[str, float]:
@@ -24,8 +26,4 @@ def mode_metrics(samples: np.ndarray, centers: np.ndarray, std: float,
     reverse_kl = float(np.sum(p * np.log(p * len(centers))))
   else:
     reverse_kl = float('nan')
-  return {
-      'modes_covered': float(np.count_nonzero(counts)),
-      'high_quality_fraction': float(good.mean()),
-      'reverse_kl': reverse_kl,
-  }
+  return dict(zip(MODE_METRICS, (float(np.count_nonzero(counts)), float(good.mean()), reverse_kl)))

@@ -14,7 +14,7 @@ from absl import logging
 from clu import metric_writers, periodic_actions
 
 from gan_jax import data, figures, metrics, models, parallel
-from gan_jax.config import ConfigError, check_devices, validate
+from gan_jax.config import check_devices, validate
 from gan_jax.metrics import evaluators
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.state import GANState, apply_model, create_state, param_count
@@ -125,11 +125,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
   mesh = parallel.make_mesh()
   conditional = models.is_conditional(generator)
-  try:
-    evaluators.check(config, isinstance(dataset, data.ImageDataset), conditional,
-                     dataset.num_classes, dataset.shape)
-  except evaluators.EvalConfigError as e:
-    raise ConfigError(str(e)) from None
+  evaluators.check(config, isinstance(dataset, data.ImageDataset), conditional,
+                   dataset.num_classes, dataset.shape)
 
   # Extractor weights load here: a missing file stops the run before anything is compiled or written.
   quality = evaluators.Evaluators(config, generator, dataset.num_classes, mesh, conditional)
