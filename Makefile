@@ -22,8 +22,9 @@ $(VENV)/.parity: $(VENV)/.installed
 demo: install
 	$(PY) launch.py --config experiments/gan_grid.py:demo --workdir $(WORKDIR)
 
+# Two workers: most tests wait on single-threaded XLA compiles, so 2 cores run two at once.
 test: install $(VENV)/.parity
-	GAN_JAX_REQUIRE_PARITY=1 $(PY) -m pytest -q tests
+	GAN_JAX_REQUIRE_PARITY=1 $(PY) -m pytest -q -n 2 --dist worksteal tests
 
 # dcgan_speed's baseline is torch 2.13.0, which cannot sit beside the parity extra's torchvision.
 bench: install $(VENV)/.parity

@@ -1,6 +1,9 @@
-"""File helpers shared by dataset preparation and metric weights."""
+"""File helpers shared by dataset preparation, metric weights and cached statistics."""
 
 import hashlib
+import os
+
+import numpy as np
 
 
 def sha256_file(path: str) -> str:
@@ -10,3 +13,12 @@ def sha256_file(path: str) -> str:
     for block in iter(lambda: f.read(1 << 20), b''):
       digest.update(block)
   return digest.hexdigest()
+
+
+def save_npz(path: str, **arrays: np.ndarray) -> None:
+  """np.savez that readers never see half-written, even with several processes writing the
+  same file at once (a private temporary name per process, then an atomic rename)."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = f'{path}.{os.getpid()}.tmp.npz'
+  np.savez(tmp, **arrays)
+  os.replace(tmp, path)

@@ -18,6 +18,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from gan_jax.config import ConfigError
+from gan_jax.fileutil import save_npz
 from gan_jax.metrics import classifier, inception, scores
 from gan_jax.metrics.extractors import EXTRACTORS, Extractor, get_extractor
 from gan_jax.metrics.scores import MetricInputError
@@ -166,9 +167,7 @@ def real_features(config: ml_collections.ConfigDict, extractor: Extractor, split
   out = dict(extractor(images, mesh), labels=labels)
   source = f'{len(images)} images of {source} ({"x".join(map(str, images.shape[1:3]))})'
   if jax.process_index() == 0:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    np.savez(path + '.tmp.npz', key=key, source=source, **out)
-    os.replace(path + '.tmp.npz', path)
+    save_npz(path, key=key, source=source, **out)
   return out, source
 
 

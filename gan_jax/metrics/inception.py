@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from gan_jax.fileutil import sha256_file
+from gan_jax.fileutil import save_npz, sha256_file
 
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
                    'pt_inception-2015-12-05-6726825d.pth')
@@ -228,10 +228,7 @@ def convert_pth(pth_path: str, npz_path: str, sha256_prefix: str | None = FID_SH
     raise InceptionWeightsError(
         f'converting {pth_path} once needs torch: pip install -e ".[parity]"') from e
   flat = convert_torch_state_dict(torch.load(pth_path, map_location='cpu', weights_only=True))
-  os.makedirs(os.path.dirname(os.path.abspath(npz_path)), exist_ok=True)
-  tmp = npz_path + '.tmp.npz'
-  np.savez(tmp, **flat)
-  os.replace(tmp, npz_path)
+  save_npz(npz_path, **flat)
   return npz_path
 
 
