@@ -20,6 +20,9 @@ import numpy as np
 import optax
 from flax import traverse_util
 
+from gan_jax.fileutil import save_npz
+from gan_jax.models.layers import Conv
+
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), 'weights')
 # Epochs that reach the accuracy stored in each shipped file (CIFAR-10 also flips and crops).
 EPOCHS = {'mnist': 3, 'fashion_mnist': 6, 'cifar10': 10}
@@ -35,8 +38,8 @@ class Classifier(nn.Module):
   def __call__(self, images: jax.Array) -> dict[str, jax.Array]:
     x = images.astype(jnp.float32)
     for width in self.widths:
-      x = nn.relu(nn.Conv(width, (3, 3))(x))
-      x = nn.relu(nn.Conv(width, (3, 3))(x))
+      x = nn.relu(Conv(width, (3, 3))(x))
+      x = nn.relu(Conv(width, (3, 3))(x))
       x = nn.max_pool(x, (2, 2), (2, 2))
     x = jnp.mean(x, axis=(1, 2))
     features = nn.relu(nn.Dense(self.feature_dim)(x))
@@ -125,7 +128,7 @@ def weights_path(dataset: str) -> str:
 def save_weights(path: str, params: dict[str, Any], **info: Any) -> None:
   flat = {f'params/{k}': np.asarray(v) for k, v in
           traverse_util.flatten_dict(jax.device_get(params), sep='/').items()}
-  np.savez(path, **flat, **{f'info/{k}': np.asarray(v) for k, v in info.items()})
+  save_npz(path, **flat, **{f'info/{k}': np.asarray(v) for k, v in info.items()})
 
 
 def load_weights(path: str) -> tuple[dict[str, Any], dict[str, Any]]:

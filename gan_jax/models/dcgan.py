@@ -105,10 +105,10 @@ class DCGANDiscriminator(nn.Module):
         x = batch_norm(train, self.batch_norm_axis, scale_init=_scale_init)(x)
       x = nn.leaky_relu(x, 0.2)
     features = x
-    x = nn.Conv(1, (base, base), padding='VALID', use_bias=False, kernel_init=_INIT)(features)
+    x = Conv(1, (base, base), padding='VALID', use_bias=False, kernel_init=_INIT)(features)
     logits = x.reshape(x.shape[0])
     if self.conditioning == 'acgan':
-      class_logits = nn.Conv(self.num_classes, (base, base), padding='VALID',
-                             kernel_init=_INIT)(features).reshape(x.shape[0], self.num_classes)
+      class_logits = Conv(self.num_classes, (base, base), padding='VALID',
+                          kernel_init=_INIT)(features).reshape(x.shape[0], self.num_classes)
       return logits, class_logits
     return logits

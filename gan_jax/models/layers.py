@@ -1,4 +1,4 @@
-"""Building blocks shared by the model files: activations, maxout, BatchNorm, transposed conv."""
+"""Building blocks shared by the model files: activations, maxout, BatchNorm, convolutions."""
 
 from __future__ import annotations
 
@@ -121,19 +121,54 @@ def _subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> ja
   return phases.reshape(n, h * stride, w * stride, out_ch)
 
 
+def _xla_kernel_grad(z: jax.Array, g: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                     padding: str) -> jax.Array:
+  return jax.vjp(lambda k: _conv(z, k, strides, padding), kernel)[1](g)[0]
+
+
+def kernel_grad_by_taps(z: jax.Array, g: jax.Array, kernel: jax.Array,
+                        strides: tuple[int, int], padding: str) -> jax.Array:
+  """The gradient of `_conv(z, kernel)` with respect to the kernel, at cotangent g, as one
+  matrix product per kernel tap: tap (a, b) meets the input pixels of one strided slice of z,
+  and contracts them with g over batch and positions.
+
+  XLA:CPU computes this gradient as a generic convolution whose window is g's whole image,
+  which slows down with the image: 2.5 s against 0.35 s here for a 3x3, 128-channel layer at
+  32x32, batch 64 (bench/conv_grads.py).
+  """
+  kh, kw, in_ch, out_ch = kernel.shape
+  (sh, sw), (ho, wo) = strides, g.shape[1:3]
+  pad_h, pad_w = lax.padtype_to_pads(z.shape[1:3], (kh, kw), strides, padding)
+  z = jnp.pad(z, ((0, 0), pad_h, pad_w, (0, 0)))
+  g = g.reshape(-1, out_ch)
+  taps = [lax.dot_general(z[:, a:a + sh * (ho - 1) + 1:sh, b:b + sw * (wo - 1) + 1:sw]
+                          .reshape(-1, in_ch), g, (((0,), (0,)), ((), ())))
+          for a in range(kh) for b in range(kw)]
+  return jnp.stack(taps).reshape(kernel.shape).astype(kernel.dtype)
+
+
+def _kernel_grad(z, g, kernel, strides, padding):
+  """By taps on CPUs; elsewhere (GPU, TPU) XLA's own kernel gradient, which is fast there."""
+  by = lambda f: functools.partial(f, strides=strides, padding=padding)
+  return lax.platform_dependent(z, g, kernel, cpu=by(kernel_grad_by_taps),
+                                default=by(_xla_kernel_grad))
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
                    padding: str) -> jax.Array:
   """y = A^T x, A the strided convolution z -> conv(z, kernel): PyTorch's ConvTranspose2d.
 
-  `kernel` is [kh, kw, out channels, in channels], the kernel of A. Formulated for XLA:CPU,
-  where autodiff of the plain (dilated) formulation is slow (bench/, tests/test_layers.py):
-  - forward: with 'SAME' padding and equal strides, a sub-pixel convolution;
-  - gradients, by A itself: for a cotangent g, dx = A g = conv(g, kernel), and dkernel is the
-    kernel gradient of conv(g, .) at cotangent x; both strided convolutions.
+  `kernel` is [kh, kw, out channels, in channels], the kernel of A. Its derivatives come from A
+  itself: for a cotangent g, dx = A g = conv(g, kernel), and dkernel is the kernel gradient of
+  conv(g, .) at cotangent x. On CPUs, where autodiff of the plain (dilated) formulation is
+  slow (RESULTS.md), the forward pass with 'SAME' padding and equal strides is a sub-pixel
+  convolution and the kernel gradient goes by taps; on other backends both are XLA's own.
   """
   if padding == 'SAME' and strides[0] == strides[1] > 1:
-    return _subpixel_conv_transpose(x, kernel, strides[0])
+    return lax.platform_dependent(
+        x, kernel, cpu=lambda x, k: _subpixel_conv_transpose(x, k, strides[0]),
+        default=lambda x, k: conv_transpose_reference(x, k, strides, padding))
   return conv_transpose_reference(x, kernel, strides, padding)
 
 
@@ -143,40 +178,45 @@ def _conv_transpose_fwd(x, kernel, strides, padding):
 
 def _conv_transpose_bwd(strides, padding, residuals, g):
   x, kernel = residuals
-  dx = _conv(g, kernel, strides, padding)
-  _, kernel_vjp = jax.vjp(lambda k: _conv(g, k, strides, padding), kernel)
-  return dx, kernel_vjp(x)[0]
+  return _conv(g, kernel, strides, padding), _kernel_grad(g, x, kernel, strides, padding)
 
 
 conv_transpose.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def strided_conv(z: jax.Array, kernel: jax.Array, strides: tuple[int, int],
-                 padding: str) -> jax.Array:
-  """A convolution whose input gradient is `conv_transpose` (a sub-pixel convolution) rather
-  than the dilated convolution autodiff produces, which XLA:CPU runs slowly."""
+def conv(z: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> jax.Array:
+  """A convolution (NHWC, HWIO) whose gradients XLA runs well on every backend.
+
+  The input gradient of a strided convolution is `conv_transpose` (on CPUs a sub-pixel
+  convolution rather than the dilated convolution autodiff produces, which XLA:CPU runs
+  slowly); the kernel gradient is `_kernel_grad`.
+  """
   return _conv(z, kernel, strides, padding)
 
 
-def _strided_conv_fwd(z, kernel, strides, padding):
+def _conv_fwd(z, kernel, strides, padding):
   return _conv(z, kernel, strides, padding), (z, kernel)
 
 
-def _strided_conv_bwd(strides, padding, residuals, g):
+def _conv_bwd(strides, padding, residuals, g):
   z, kernel = residuals
-  _, kernel_vjp = jax.vjp(lambda k: _conv(z, k, strides, padding), kernel)
-  return conv_transpose(g, kernel, strides, padding), kernel_vjp(g)[0]
+  if max(strides) > 1 and _transposed_shape(g, kernel, strides, padding) == z.shape:
+    dz = conv_transpose(g, kernel, strides, padding)
+  else:  # Stride 1 (a plain convolution already), or sizes not divisible by the stride.
+    dz = jax.vjp(lambda z: _conv(z, kernel, strides, padding), z)[1](g)[0]
+  return dz, _kernel_grad(z, g, kernel, strides, padding)
 
 
-strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
+conv.defvjp(_conv_fwd, _conv_bwd)
 
 
 class Conv(nn.Module):
-  """A convolution ('SAME' padding, input sizes divisible by the stride) with fast gradients."""
+  """nn.Conv's parameters and results ('SAME' or 'VALID' padding), with fast gradients."""
   features: int
   kernel_size: tuple[int, int]
   strides: tuple[int, int] = (1, 1)
+  padding: str = 'SAME'
   use_bias: bool = True
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
@@ -184,11 +224,7 @@ class Conv(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param('kernel', self.kernel_init,
                         (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
-    strides = tuple(self.strides)
-    if strides[0] == strides[1] > 1 and x.shape[1] % strides[0] == 0 == x.shape[2] % strides[1]:
-      y = strided_conv(x, kernel.astype(x.dtype), strides, 'SAME')
-    else:
-      y = _conv(x, kernel.astype(x.dtype), strides, 'SAME')
+    y = conv(x, kernel.astype(x.dtype), tuple(self.strides), self.padding)
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (self.features,), jnp.float32)
     return y

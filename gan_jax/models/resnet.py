@@ -17,7 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models.layers import batch_norm
+from gan_jax.models.layers import Conv, batch_norm
 
 _INIT = nn.initializers.xavier_uniform()
 
@@ -72,10 +72,10 @@ class GeneratorBlock(nn.Module):
   def __call__(self, x, labels, train):
     norm = lambda: ConditionalBatchNorm(self.num_classes, self.batch_norm_axis)
     h = nn.relu(norm()(x, labels, train))
-    h = nn.Conv(self.ch, (3, 3), kernel_init=_INIT)(_upsample(h))
+    h = Conv(self.ch, (3, 3), kernel_init=_INIT)(_upsample(h))
     h = nn.relu(norm()(h, labels, train))
-    h = nn.Conv(self.ch, (3, 3), kernel_init=_INIT)(h)
-    return h + nn.Conv(self.ch, (1, 1), kernel_init=_INIT)(_upsample(x))
+    h = Conv(self.ch, (3, 3), kernel_init=_INIT)(h)
+    return h + Conv(self.ch, (1, 1), kernel_init=_INIT)(_upsample(x))
 
 
 class ResNetGenerator(nn.Module):
@@ -98,7 +98,7 @@ class ResNetGenerator(nn.Module):
     for _ in range(3):
       x = GeneratorBlock(self.ch, classes, self.batch_norm_axis)(x, labels, train)
     x = nn.relu(batch_norm(train, self.batch_norm_axis)(x))
-    return jnp.tanh(nn.Conv(self.out_shape[-1], (3, 3), kernel_init=_INIT)(x))
+    return jnp.tanh(Conv(self.out_shape[-1], (3, 3), kernel_init=_INIT)(x))
 
 
 class _Layers:
@@ -123,15 +123,15 @@ class DiscriminatorBlock(nn.Module):
   def __call__(self, x, train):
     layers = _Layers(self.spectral_norm, train)
     h = x if self.first else nn.relu(x)
-    h = layers(nn.Conv(self.ch, (3, 3), kernel_init=_INIT), h)
-    h = layers(nn.Conv(self.ch, (3, 3), kernel_init=_INIT), nn.relu(h))
+    h = layers(Conv(self.ch, (3, 3), kernel_init=_INIT), h)
+    h = layers(Conv(self.ch, (3, 3), kernel_init=_INIT), nn.relu(h))
     if self.down:
       h = _downsample(h)
     shortcut = x
     if self.first:
-      shortcut = layers(nn.Conv(self.ch, (1, 1), kernel_init=_INIT), _downsample(x))
+      shortcut = layers(Conv(self.ch, (1, 1), kernel_init=_INIT), _downsample(x))
     elif self.down or x.shape[-1] != self.ch:
-      shortcut = layers(nn.Conv(self.ch, (1, 1), kernel_init=_INIT), x)
+      shortcut = layers(Conv(self.ch, (1, 1), kernel_init=_INIT), x)
       shortcut = _downsample(shortcut) if self.down else shortcut
     return h + shortcut
 
