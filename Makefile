@@ -30,6 +30,7 @@ test: install $(VENV)/.parity
 bench: install $(VENV)/.parity
 	$(PY) bench/pacgan_modes.py --protocol short
 	$(PY) bench/inception_speed.py
+	$(PY) bench/conv_grads.py
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install -q -c requirements.lock -e '.[bench]'
 	.venv-bench/bin/python bench/dcgan_speed.py
