@@ -113,3 +113,27 @@ def test_conv_layer_matches_flax(kernel, strides, padding):
       jax.random.key(1), x))
   np.testing.assert_allclose(ours.apply(params, x), flax_conv.apply(params, x), rtol=1e-5,
                              atol=1e-5)
+
+
+@pytest.mark.parametrize('layer', ['conv', 'conv_transpose'])
+@pytest.mark.parametrize('kernel,stride', [((4, 4), 2), ((3, 3), 1)])
+def test_second_order_gradients_equal_autodiff(layer, kernel, stride):
+  """Gradient penalties (WGAN-GP, R1) differentiate the layers' backward passes again."""
+  strides = (stride, stride)
+  if layer == 'conv':
+    a = jax.random.normal(jax.random.key(0), (2, 8, 8, 3))
+    k = jax.random.normal(jax.random.key(1), (*kernel, 3, 4))
+    fast = lambda a, k: conv(a, k, strides, 'SAME')
+    plain = lambda a, k: jax.lax.conv_general_dilated(a, k, strides, 'SAME',
+                                                      dimension_numbers=_DIMS)
+  else:
+    a = jax.random.normal(jax.random.key(0), (2, 4, 4, 4))
+    k = jax.random.normal(jax.random.key(1), (*kernel, 3, 4))
+    fast = lambda a, k: conv_transpose(a, k, strides, 'SAME')
+    plain = lambda a, k: conv_transpose_reference(a, k, strides, 'SAME')
+
+  def penalty(f):  # ||d/da sum(tanh(f(a, k)))||^2, differentiated with respect to k and a.
+    input_grad = jax.grad(lambda a, k: jnp.sum(jnp.tanh(f(a, k))))
+    return jax.grad(lambda a, k: jnp.sum(input_grad(a, k) ** 2), argnums=(0, 1))
+  for x, y in zip(penalty(fast)(a, k), penalty(plain)(a, k)):
+    np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-4)
