@@ -55,7 +55,8 @@ def _one_line(e: BaseException) -> str:
   return text.replace('Pass --helpshort or --helpfull to see help on flags.', '').strip()
 
 
-def _parse_flags(argv):
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parsing where a missing config file or a bad override is one error line."""
   for i, arg in enumerate(argv):  # A missing config file: say so before anything else.
     path = arg.split('=', 1)[1] if arg.startswith('--config=') else (
         argv[i + 1] if arg == '--config' and i + 1 < len(argv) else None)
@@ -71,7 +72,7 @@ def _parse_flags(argv):
 
 def _run():
   flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == '__main__':

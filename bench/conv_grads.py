@@ -59,6 +59,9 @@ def main() -> None:
   parser.add_argument('--iters', type=int, default=5)
   parser.add_argument('--batch', type=int, default=64)
   args = parser.parse_args()
+  for name in ('iters', 'batch'):
+    if getattr(args, name) < 1:
+      parser.error(f'--{name}: must be positive, got {getattr(args, name)}')
   print(f'# Convolution kernel gradient, batch {args.batch}, median of {args.iters}; '
         f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
         f'jax {jax.__version__} ({jax.devices()[0].platform})')

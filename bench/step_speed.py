@@ -1,17 +1,15 @@
 """Training-step speed of any experiment: compile time, seconds per step, images per second.
 
 Builds the experiment's state and its jit-compiled train step on all local devices, feeds it
-random batches of the dataset's shape (no data read: the step alone is timed) and prints one
-table row per config. Config overrides go after the config as `name=value` strings.
+random batches of the dataset's shape (no data read: the step alone is timed) and prints a
+table row. The config flags are launch.py's: a file with its `:variant`, then any override.
 
-  python bench/step_speed.py experiments/cgan_cifar.py experiments/sngan_cifar.py \
-      [--set batch_size=64] [--iters 5]
+  python bench/step_speed.py --config experiments/cgan_cifar.py [--config.batch_size=64] \
+      [--iters 5]
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import os
 import platform
 import resource
@@ -23,34 +21,32 @@ sys.path.insert(0, ROOT)
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
 
+import launch  # noqa: E402  (its --config flag and the parsing that makes errors one line)
 from gan_jax import models, parallel  # noqa: E402
+from gan_jax.config import ConfigError, check_devices, validate  # noqa: E402
 from gan_jax.train.state import create_state  # noqa: E402
 from gan_jax.train.step import make_train_step  # noqa: E402
 
-# Sample shape and class count of the datasets the experiments use (no data is read).
+_ITERS = flags.DEFINE_integer('iters', 5, 'Timed steps (median).')
+
+# Sample shape (as stored) and class count of the datasets: no data is read.
 DATASETS = {'mnist': ((28, 28, 1), 10), 'fashion_mnist': ((28, 28, 1), 10),
             'cifar10': ((32, 32, 3), 10), 'stacked_mnist': ((28, 28, 3), 1000)}
 
 
-def load_config(spec: str, overrides: list[str]):
-  path, _, arg = spec.partition(':')
-  module_spec = importlib.util.spec_from_file_location('experiment', path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  config = module.get_config(arg) if arg else module.get_config()
-  for item in overrides:
-    key, value = item.split('=', 1)
-    node = config
-    *parents, leaf = key.split('.')
-    for p in parents:
-      node = node[p]
-    node[leaf] = type(node[leaf])(value)
-  return config
+def data_shape(config) -> tuple[tuple[int, ...], int]:
+  if config.dataset.name not in DATASETS:
+    raise ConfigError(f'config.dataset.name: {config.dataset.name!r} has no known shape here; '
+                      f'known: {sorted(DATASETS)}')
+  shape, num_classes = DATASETS[config.dataset.name]
+  size = config.dataset.image_size
+  return ((size, size, shape[-1]) if size else shape), num_classes
 
 
 def time_step(config, iters: int) -> dict:
-  shape, num_classes = DATASETS[config.dataset.name]
+  shape, num_classes = data_shape(config)
   generator, discriminator = models.build(config, shape, num_classes)
   mesh = parallel.make_mesh()
   state = parallel.replicate(create_state(config, generator, discriminator, shape), mesh)
@@ -75,25 +71,26 @@ def time_step(config, iters: int) -> dict:
           'images': config.batch_size * config.n_critic / seconds}
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('configs', nargs='+', help='experiment files, with an optional :variant')
-  parser.add_argument('--set', action='append', default=[], help='override, e.g. batch_size=64')
-  parser.add_argument('--iters', type=int, default=5, help='timed steps (median)')
-  args = parser.parse_args()
-  print(f'# Train step (n_critic D updates + 1 G update + EMA), median of {args.iters} after one '
-        f'warm-up; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+def main(argv) -> None:
+  del argv
+  config = launch._CONFIG.value
+  try:  # Bad input: one line naming the field, before anything is compiled.
+    validate(config)
+    check_devices(config, jax.device_count())
+    data_shape(config)
+  except ConfigError as e:
+    sys.exit(f'error: {e}')
+  print(f'# Train step (n_critic D updates + 1 G update + EMA), median of {_ITERS.value} after '
+        f'one warm-up; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
         f'jax {jax.__version__}, {jax.device_count()} x {jax.devices()[0].platform}')
   print('| config | batch | n_critic | compile (s) | s/step | real images/s | peak RSS (MB) |')
   print('|---|---|---|---|---|---|---|')
-  for spec in args.configs:
-    config = load_config(spec, args.set)
-    r = time_step(config, args.iters)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f'| {os.path.basename(spec)} | {config.batch_size} | {config.n_critic} '
-          f'| {r["compile"]:.1f} | {r["seconds"]:.3f} | {r["images"]:.0f} | {rss:.0f} |',
-          flush=True)
+  r = time_step(config, _ITERS.value)
+  rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  print(f'| {flags.FLAGS["config"].config_filename} | {config.batch_size} | {config.n_critic} '
+        f'| {r["compile"]:.1f} | {r["seconds"]:.3f} | {r["images"]:.0f} | {rss:.0f} |')
 
 
 if __name__ == '__main__':
-  main()
+  flags.mark_flags_as_required(['config'])
+  app.run(main, flags_parser=launch.parse_flags)

@@ -1,0 +1,38 @@
+"""bench/step_speed.py: a table row for an experiment, and one error line for bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def step_speed(*args):
+  return subprocess.run([sys.executable, 'bench/step_speed.py', *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_prints_a_row_for_the_experiment():
+  result = step_speed('--config', 'experiments/dcgan_mnist.py:runlocal', '--config.n_critic=2',
+                      '--iters', '1')
+  assert result.returncode == 0, result.stderr[-2000:]
+  row = [l for l in result.stdout.splitlines() if l.startswith('| experiments/dcgan_mnist')]
+  assert len(row) == 1
+  cells = [c.strip() for c in row[0].strip('|').split('|')]
+  assert cells[1:3] == ['8', '2']           # batch and n_critic, as configured
+  assert float(cells[4]) > 0 and float(cells[5]) > 0
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--config', 'experiments/nope.py'], 'no such file: experiments/nope.py'),
+    (['--config', 'experiments/dcgan_mnist.py:runlocal', '--config.bach_size=3'], 'bach_size'),
+    (['--config', 'experiments/dcgan_mnist.py:runlocal', '--config.dataset.name=celeb_a'],
+     "config.dataset.name: 'celeb_a'"),
+])
+def test_bad_input_is_one_error_line(args, message):
+  result = step_speed(*args)
+  assert result.returncode != 0
+  assert 'Traceback' not in result.stderr, result.stderr
+  error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert len(error_lines) == 1 and message in error_lines[0], result.stderr[-2000:]
