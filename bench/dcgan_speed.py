@@ -6,7 +6,11 @@ nz = 100, BCE (non-saturating), Adam 2e-4, beta1 0.5. At 64x64x3 and at 32x32x3 
 fewer). Each framework runs in its own process (clean peak memory); PyTorch is eager, on the
 CPU, with its default threads. Needs `pip install torch==2.13.0` (bench only: `make bench`).
 
-  python bench/dcgan_speed.py [--iters 30] [--data_dir DIR]
+The two processes take turns, `--block` iterations at a time, so that both see the same machine:
+on a shared (virtual) CPU the speed drifts by 20 % and more within minutes, which would otherwise
+land on one framework's row and not the other's.
+
+  python bench/dcgan_speed.py [--iters 30] [--block 3] [--data_dir DIR]
 """
 
 from __future__ import annotations
@@ -35,6 +39,29 @@ def _median_seconds(run, iters: int, warmup: int = 3) -> float:
   return sorted(times)[len(times) // 2]
 
 
+def _timed(run, iters: int) -> list[float]:
+  times = []
+  for _ in range(iters):
+    start = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - start)
+  return times
+
+
+def _serve(run, setup: dict, framework: str) -> None:
+  """Warm up, then run iterations as the parent asks: a line `N` times N iterations, `END`
+  reports the process's peak memory and matmul rate (measured then, with the machine to itself)."""
+  for _ in range(3):
+    run()
+  print('READY ' + json.dumps(setup), flush=True)
+  for line in sys.stdin:
+    if line.strip() == 'END':
+      break
+    print('TIMES ' + json.dumps(_timed(run, int(line))), flush=True)
+  print('RESULT ' + json.dumps({'peak_mb': _peak_rss_mb(), **setup,
+                                'matmul_peak': matmul_peak_gflops(framework)}), flush=True)
+
+
 def _peak_rss_mb() -> float:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -54,11 +81,13 @@ def matmul_peak_gflops(framework: str) -> float:
   return 2 * n ** 3 / seconds / 1e9
 
 
-def jax_worker(size: int, iters: int) -> dict:
+def jax_worker(size: int, xla_default: bool = False) -> None:
   import jax
   import numpy as np
   from jax.sharding import Mesh
   from gan_jax import models, parallel
+  if xla_default:  # The row that measures what gan_jax's CPU compiler options are worth.
+    parallel.compiler_options = lambda mesh: None
   from gan_jax.config import base_config
   from gan_jax.train.state import create_state
   from gan_jax.train.step import make_train_step
@@ -86,12 +115,10 @@ def jax_worker(size: int, iters: int) -> dict:
   def run():
     holder['state'], metrics = compiled(holder['state'], batch)
     jax.block_until_ready(metrics)
-  seconds = _median_seconds(run, iters)
-  return {'seconds': seconds, 'compile': compile_seconds, 'flops': flops,
-          'peak_mb': _peak_rss_mb(), 'matmul_peak': matmul_peak_gflops('jax')}
+  _serve(run, {'compile': compile_seconds, 'flops': flops}, 'jax')
 
 
-def torch_worker(size: int, iters: int) -> dict:
+def torch_worker(size: int) -> None:
   import torch
   from torch import nn
   torch.manual_seed(0)
@@ -125,9 +152,7 @@ def torch_worker(size: int, iters: int) -> dict:
     net_g.zero_grad()
     criterion(net_d(fake).view(-1), ones).backward()
     opt_g.step()
-  seconds = _median_seconds(run, iters)
-  return {'seconds': seconds, 'peak_mb': _peak_rss_mb(), 'matmul_peak': matmul_peak_gflops('torch'),
-          'version': torch.__version__}
+  _serve(run, {'version': torch.__version__}, 'torch')
 
 
 def pipeline_worker(data_dir: str, iters: int) -> dict:
@@ -142,53 +167,103 @@ def pipeline_worker(data_dir: str, iters: int) -> dict:
 
 def worker(args) -> None:
   kind, size = args.worker.split(':')
-  if kind == 'jax':
-    out = jax_worker(int(size), args.iters)
+  if kind in ('jax', 'jax_default'):
+    jax_worker(int(size), xla_default=kind == 'jax_default')
   elif kind == 'torch':
-    out = torch_worker(int(size), args.iters)
+    torch_worker(int(size))
   else:
-    out = pipeline_worker(args.data_dir, args.iters)
-  print('RESULT ' + json.dumps(out))
+    print('RESULT ' + json.dumps(pipeline_worker(args.data_dir, args.iters)))
 
 
-def spawn(what: str, args) -> dict:
-  cmd = [sys.executable, __file__, '--worker', what, '--iters', str(args.iters)]
-  if args.data_dir:
-    cmd += ['--data_dir', args.data_dir]
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+class Worker:
+  """One framework's process, kept alive between the blocks of iterations it is asked to time."""
+
+  def __init__(self, what: str, args):
+    cmd = [sys.executable, __file__, '--worker', what, '--iters', str(args.iters)]
+    self.what, self.times = what, []
+    self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True,
+                                 env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+    self.setup = self._read('READY')
+
+  def _read(self, tag: str):
+    for line in self.proc.stdout:
+      if line.startswith(tag + ' '):
+        return json.loads(line[len(tag) + 1:])
+    raise RuntimeError(f'{self.what} failed:\n{self.proc.stderr.read()[-3000:]}')
+
+  def time(self, iters: int) -> None:
+    self.proc.stdin.write(f'{iters}\n')
+    self.proc.stdin.flush()
+    self.times += self._read('TIMES')
+
+  def finish(self) -> dict:
+    self.proc.stdin.write('END\n')
+    self.proc.stdin.flush()
+    result = self._read('RESULT')
+    self.proc.wait()
+    return {**result, 'seconds': sorted(self.times)[len(self.times) // 2]}
+
+
+def run_together(names: list[str], args) -> list[dict]:
+  """Workers that take turns (in alternating order) until each has timed `--iters` iterations."""
+  workers = [Worker(name, args) for name in names]
+  done = 0
+  while done < args.iters:
+    block = min(args.block, args.iters - done)
+    for w in (workers if (done // args.block) % 2 == 0 else workers[::-1]):
+      w.time(block)
+    done += block
+  return [w.finish() for w in workers]
+
+
+def pipeline_row(args) -> dict:
+  cmd = [sys.executable, __file__, '--worker', 'pipeline:32', '--iters', str(args.iters),
+         '--data_dir', args.data_dir]
+  out = subprocess.run(cmd, capture_output=True, text=True,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
   lines = [l for l in out.stdout.splitlines() if l.startswith('RESULT ')]
   if not lines:
-    raise RuntimeError(f'{what} failed:\n{out.stderr[-3000:]}')
+    raise RuntimeError(f'pipeline failed:\n{out.stderr[-3000:]}')
   return json.loads(lines[-1][len('RESULT '):])
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--iters', type=int, default=30, help='timed iterations (median)')
+  parser.add_argument('--block', type=int, default=3,
+                      help='iterations each framework runs before the other takes its turn')
   parser.add_argument('--sizes', default='64,32')
+  parser.add_argument('--xla_default', action='store_true',
+                      help="also time gan_jax compiled with XLA's default options")
   parser.add_argument('--data_dir', default='', help='tfds dir with cifar10, for the pipeline row')
   parser.add_argument('--worker', help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.worker:
     return worker(args)
+  if args.iters < 1 or args.block < 1:
+    parser.error('--iters and --block must be positive')
   import jax
-  print(f'# DCGAN iteration (PyTorch example), batch 64, median of {args.iters} after 3 warm-up; '
+  print(f'# DCGAN iteration (PyTorch example), batch 64, median of {args.iters} after 3 warm-up, '
+        f'the frameworks taking turns {args.block} iterations at a time; '
         f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
         f'jax {jax.__version__} ({jax.devices()[0].platform})')
   print('| size | framework | s/iteration | vs PyTorch | compile (s) | peak RSS (MB) '
         '| GFLOP/iteration | GFLOP/s | % of matmul peak |')
   print('|---|---|---|---|---|---|---|---|---|')
   for size in map(int, args.sizes.split(',')):
-    j, t = spawn(f'jax:{size}', args), spawn(f'torch:{size}', args)
+    names = [f'jax:{size}', f'torch:{size}'] + [f'jax_default:{size}'] * args.xla_default
+    j, t, *default = run_together(names, args)
     gflop = j['flops'] / 1e9
-    for name, r in ((f'gan_jax', j), (f'PyTorch {t["version"]} eager', t)):
+    rows = [('gan_jax', j), (f'PyTorch {t["version"]} eager', t)]
+    rows += [("gan_jax, XLA:CPU's default fusions", r) for r in default]
+    for name, r in rows:
       rate = gflop / r['seconds']
       print(f'| {size}x{size} | {name} | {r["seconds"]:.3f} | {r["seconds"] / t["seconds"]:.2f}x '
             f'| {r.get("compile", 0):.1f} | {r["peak_mb"]:.0f} | {gflop:.1f} | {rate:.0f} '
             f'| {100 * rate / r["matmul_peak"]:.0f}% of {r["matmul_peak"]:.0f} |', flush=True)
     if size == 32 and args.data_dir:
-      p = spawn('pipeline:32', args)
+      p = pipeline_row(args)
       print(f'| 32x32 | input pipeline (cifar10, host) | {p["images_per_s"]:,.0f} images/s, '
             f'the step consumes {64 / j["seconds"]:,.0f} images/s | | | | | | |')
 

@@ -13,7 +13,7 @@ import optax
 from jax import lax
 from jax.sharding import Mesh, PartitionSpec as P
 
-from gan_jax import losses, models
+from gan_jax import losses, models, parallel
 from gan_jax.train.state import GANState, apply_model
 
 Metrics = dict[str, jax.Array]
@@ -173,4 +173,4 @@ def make_train_step(config: ml_collections.ConfigDict, generator: nn.Module,
   # pmean averages them (with check_vma=True, grad would already sum replicated params' grads).
   step = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), P(None, 'data')),
                        out_specs=(P(), P()), check_vma=False)
-  return jax.jit(step, donate_argnums=0)
+  return jax.jit(step, donate_argnums=0, compiler_options=parallel.compiler_options(mesh))
