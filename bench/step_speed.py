@@ -30,6 +30,9 @@ from gan_jax.train.state import create_state  # noqa: E402
 from gan_jax.train.step import make_train_step  # noqa: E402
 
 _ITERS = flags.DEFINE_integer('iters', 5, 'Timed steps (median).')
+_XLA_DEFAULT = flags.DEFINE_bool('xla_default', False,
+                                 "Compile with XLA's default options instead of gan_jax's "
+                                 '(parallel.compiler_options), to measure what those are worth.')
 
 # Sample shape (as stored) and class count of the datasets: no data is read.
 DATASETS = {'mnist': ((28, 28, 1), 10), 'fashion_mnist': ((28, 28, 1), 10),
@@ -74,6 +77,8 @@ def time_step(config, iters: int) -> dict:
 def main(argv) -> None:
   del argv
   config = launch._CONFIG.value
+  if _XLA_DEFAULT.value:
+    parallel.compiler_options = lambda mesh: None
   try:  # Bad input: one line naming the field, before anything is compiled.
     validate(config)
     check_devices(config, jax.device_count())
@@ -87,7 +92,8 @@ def main(argv) -> None:
   print('|---|---|---|---|---|---|---|')
   r = time_step(config, _ITERS.value)
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-  print(f'| {flags.FLAGS["config"].config_filename} | {config.batch_size} | {config.n_critic} '
+  name = flags.FLAGS['config'].config_filename + (" (XLA's default options)" * _XLA_DEFAULT.value)
+  print(f'| {name} | {config.batch_size} | {config.n_critic} '
         f'| {r["compile"]:.1f} | {r["seconds"]:.3f} | {r["images"]:.0f} | {rss:.0f} |')
 
 

@@ -9,15 +9,18 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 
-# XLA:CPU hands some convolutions to YNNPACK by default; for the GAN layers here XLA's own (Eigen)
-# convolutions are faster: the DCGAN iteration takes 0.88x the time with YNNPACK kept to
-# reductions (bench/dcgan_speed.py --xla_default measures the default). CPU-only flag.
+# XLA:CPU hands some convolutions to YNNPACK by default; XLA's own (Eigen) convolutions run the
+# models here faster: the DCGAN iteration in 0.85x the time, the FID Inception in 0.39x
+# (RESULTS.md; `--xla_default` in bench/dcgan_speed.py and bench/step_speed.py measures the
+# default). YNNPACK keeps the reductions. A CPU-only flag, so given to CPU compiles only.
 CPU_COMPILER_OPTIONS = {'xla_cpu_experimental_ynn_fusion_type': 'LIBRARY_FUSION_TYPE_REDUCE'}
 
 
-def compiler_options(mesh: Mesh) -> dict[str, str] | None:
-  """Options for compiling the model code that runs on `mesh`'s devices."""
-  return CPU_COMPILER_OPTIONS if mesh.devices.flat[0].platform == 'cpu' else None
+def compiler_options(mesh: Mesh | None = None) -> dict[str, str] | None:
+  """`jax.jit`'s compiler_options for model code on `mesh`'s devices (default: the default
+  backend's). Call it when the function is jitted, not at import: it starts the backend."""
+  platform = mesh.devices.flat[0].platform if mesh is not None else jax.default_backend()
+  return CPU_COMPILER_OPTIONS if platform == 'cpu' else None
 
 
 def make_mesh() -> Mesh:

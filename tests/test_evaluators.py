@@ -49,8 +49,10 @@ def test_extraction_sharded_over_8_devices_equals_one_device():
   # The padded last batch has the shape of the others: one compilation per mesh.
   assert extractors._sharded_apply(ext.apply, None)._cache_size() == 1
   assert extractors._sharded_apply(ext.apply, mesh)._cache_size() == 1
+  # XLA's convolutions sum in an order that depends on the rows per device (5 here, 1 there):
+  # equal to float32 rounding, relative to the largest value.
   for k in one:
-    np.testing.assert_allclose(eight[k], one[k], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(eight[k], one[k], rtol=1e-5, atol=1e-6 * np.abs(one[k]).max())
 
 
 def test_images_of_wrong_range_or_shape_are_one_clear_error():

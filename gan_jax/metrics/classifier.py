@@ -20,6 +20,7 @@ import numpy as np
 import optax
 from flax import traverse_util
 
+from gan_jax import parallel
 from gan_jax.fileutil import save_npz
 from gan_jax.models.layers import Conv
 
@@ -64,7 +65,7 @@ def _train_step(num_classes: int, steps: int, lr: float, augment: bool):
   model = Classifier(num_classes)
   tx = optax.adam(optax.cosine_decay_schedule(lr, steps))
 
-  @jax.jit
+  @functools.partial(jax.jit, compiler_options=parallel.compiler_options())
   def step(params, opt_state, x, y, key):
     x = x.astype(jnp.float32) / 127.5 - 1 if x.dtype == jnp.uint8 else x
     if augment:
@@ -100,9 +101,11 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, e
   return params
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _apply(num_classes: int, params: dict[str, Any], x: jax.Array) -> dict[str, jax.Array]:
-  return Classifier(num_classes).apply({'params': params}, x)
+@functools.lru_cache(maxsize=16)
+def _apply(num_classes: int):
+  """The compiled forward pass (built on first use: compiler options need the backend)."""
+  return jax.jit(lambda params, x: Classifier(num_classes).apply({'params': params}, x),
+                 compiler_options=parallel.compiler_options())
 
 
 def predict(params: dict[str, Any], images: np.ndarray, num_classes: int = 10,
@@ -112,7 +115,7 @@ def predict(params: dict[str, Any], images: np.ndarray, num_classes: int = 10,
   for i in range(0, len(images), batch_size):
     x = images[i:i + batch_size]
     x = x.astype(np.float32) / 127.5 - 1 if x.dtype == np.uint8 else x
-    outs.append(jax.device_get(_apply(num_classes, params, x)))
+    outs.append(jax.device_get(_apply(num_classes)(params, x)))
   return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 

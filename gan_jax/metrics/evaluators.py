@@ -17,6 +17,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from gan_jax import parallel
 from gan_jax.config import ConfigError
 from gan_jax.fileutil import save_npz
 from gan_jax.metrics import classifier, inception, scores
@@ -187,7 +188,8 @@ class Evaluators:
 
     def sample(g_params, g_batch_stats, z, labels):
       return apply_model(generator, g_params, g_batch_stats, z, labels, train=False)[0]
-    self._sample = jax.jit(sample, out_shardings=sharding)
+    self._sample = jax.jit(sample, out_shardings=sharding,
+                           compiler_options=parallel.compiler_options(mesh))
 
   def due(self, step: int, last: bool) -> list[str]:
     return [n for n, e in self.entries.items() if step % e.every == 0 or last]

@@ -12,6 +12,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from gan_jax import parallel
 from gan_jax.fileutil import sha256_file
 from gan_jax.metrics import classifier, inception
 from gan_jax.metrics.scores import MetricInputError
@@ -69,10 +70,12 @@ class Extractor:
 
 @functools.lru_cache(maxsize=None)
 def _sharded_apply(apply, mesh: Mesh | None):
+  options = parallel.compiler_options(mesh)
   if mesh is None:
-    return jax.jit(apply)
+    return jax.jit(apply, compiler_options=options)
   data = NamedSharding(mesh, P('data'))
-  return jax.jit(apply, in_shardings=(NamedSharding(mesh, P()), data), out_shardings=data)
+  return jax.jit(apply, in_shardings=(NamedSharding(mesh, P()), data), out_shardings=data,
+                 compiler_options=options)
 
 
 def _inception_apply(params, images):

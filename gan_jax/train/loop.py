@@ -42,10 +42,9 @@ def make_sampler(config: ml_collections.ConfigDict, generator, num_samples: int,
   eval_key = jax.random.fold_in(jax.random.key(config.seed), 0xE7A1)  # A stream of its own.
   z = jax.random.normal(eval_key, (num_samples, config.latent_dim))
 
-  @jax.jit
   def sample(g_params, g_batch_stats):
     return apply_model(generator, g_params, g_batch_stats, z, labels, train=False)[0]
-  return sample
+  return jax.jit(sample, compiler_options=parallel.compiler_options())
 
 
 class Evaluator:
