@@ -1,4 +1,6 @@
-"""The compiled step: 1 device and 8 devices give the same new state; packing; EMA."""
+"""The compiled step: 1 device and 8 devices give the same new state; packing; EMA; CPU options."""
+
+import re
 
 import jax
 import jax.numpy as jnp
@@ -142,3 +144,32 @@ def test_synchronized_batch_norm_makes_eight_devices_match_one():
   per_device = run_image_steps(image_config(False), 8)
   assert not np.allclose(per_device.g_params['ConvTranspose_0']['kernel'],
                          one.g_params['ConvTranspose_0']['kernel'], rtol=1e-3, atol=1e-5)
+
+
+def ynn_convolutions(compiled) -> int:
+  """Convolutions that a compiled CPU program hands to YNNPACK."""
+  hlo = compiled.as_text()
+  bodies = dict(re.findall(r'^%?(\S+) [^\n]*\{\n(.*?)\n\}', hlo, re.S | re.M))
+  called = re.findall(r'calls=%(\S+?),.*__ynn_fusion', hlo)
+  return sum(bodies.get(name, '').count(' convolution(') for name in called)
+
+
+@pytest.mark.skipif(jax.default_backend() != 'cpu', reason='a CPU compiler option')
+def test_cpu_train_step_keeps_convolutions_on_xla():
+  config = image_config(False)
+  # 16 channels: with XLA's default options this step has 11 YNNPACK convolutions.
+  config.generator.ch = config.discriminator.ch = 16
+  mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
+  dataset = RandomImages()
+  generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
+  state = parallel.replicate(create_state(config, generator, discriminator, dataset.shape), mesh)
+  batch = parallel.shard_batch(dataset.batch(0), mesh)
+  step = make_train_step(config, generator, discriminator, mesh)
+  assert ynn_convolutions(step.lower(state, batch).compile()) == 0
+  # Without gan_jax's options, XLA:CPU gives convolutions to YNNPACK (slower here: RESULTS.md).
+  x, kernel = jnp.ones((16, 28, 28, 3)), jnp.ones((4, 4, 3, 64))
+  conv = lambda x, k: jax.lax.conv_general_dilated(x, k, (2, 2), 'SAME',
+                                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  assert ynn_convolutions(jax.jit(conv).lower(x, kernel).compile()) > 0
+  assert ynn_convolutions(jax.jit(conv, compiler_options=parallel.compiler_options())
+                          .lower(x, kernel).compile()) == 0
