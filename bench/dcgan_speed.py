@@ -10,7 +10,7 @@ The two processes take turns, `--block` iterations at a time, so that both see t
 on a shared (virtual) CPU the speed drifts by 20 % and more within minutes, which would otherwise
 land on one framework's row and not the other's.
 
-  python bench/dcgan_speed.py [--iters 30] [--block 3] [--data_dir DIR]
+  python bench/dcgan_speed.py [--iters 30] [--block 1] [--xla_default] [--data_dir DIR]
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def pipeline_row(args) -> dict:
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--iters', type=int, default=30, help='timed iterations (median)')
-  parser.add_argument('--block', type=int, default=3,
+  parser.add_argument('--block', type=int, default=1,
                       help='iterations each framework runs before the other takes its turn')
   parser.add_argument('--sizes', default='64,32')
   parser.add_argument('--xla_default', action='store_true',
