@@ -37,3 +37,15 @@ def tfds_dir():
       if not tfds.builder(name, data_dir=data_dir).is_prepared():
         prepare.prepare(name, RAW_DATA, data_dir)
   return data_dir
+
+
+# The longest tests (end-to-end runs, multi-device steps) first: the two `make test` workers
+# then end together, instead of one of them running a minute-long test alone at the end.
+_LONGEST_FIRST = ('test_train.py', 'test_step.py', 'test_evaluators.py')
+
+
+def pytest_collection_modifyitems(items):
+  def rank(item):
+    module = os.path.basename(str(item.path))
+    return _LONGEST_FIRST.index(module) if module in _LONGEST_FIRST else len(_LONGEST_FIRST)
+  items.sort(key=rank)

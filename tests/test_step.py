@@ -109,7 +109,7 @@ def image_config(sync_batch_norm):
   from experiments import dcgan_mnist
   config = dcgan_mnist.get_config('runlocal,conditional')
   config.sync_batch_norm = sync_batch_norm
-  config.n_critic = 2
+  config.n_critic = 1
   return config
 
 
@@ -159,7 +159,6 @@ def test_cpu_train_step_keeps_convolutions_on_xla():
   config = image_config(False)
   # 16 channels: with XLA's default options this step has 7 YNNPACK convolutions.
   config.generator.ch = config.discriminator.ch = 16
-  config.n_critic = 1
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
   dataset = RandomImages()
   generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
