@@ -42,13 +42,15 @@ def test_shipped_classifier_accuracy_is_reproduced_on_the_test_split(tfds_dir, d
 def test_extraction_sharded_over_8_devices_equals_one_device():
   ext = extractors.get_extractor('mnist_cnn')
   images = np.random.default_rng(0).uniform(-1, 1, (13, 28, 28, 1)).astype(np.float32)
-  one = ext(images, batch_size=5)
   mesh = parallel.make_mesh()
+  # Compiled functions are shared by the process's tests: count the compilations of this one.
+  compiled = lambda m: extractors._sharded_apply(ext.apply, m)._cache_size()
+  before = compiled(None), compiled(mesh)
+  one = ext(images, batch_size=5)
   eight = ext(images, mesh, batch_size=5)  # Batches of 8: 8 + 5 rows and 3 of padding.
   assert one['features'].shape == (13, 128) and one['logits'].shape == (13, 10)
-  # The padded last batch has the shape of the others: one compilation per mesh.
-  assert extractors._sharded_apply(ext.apply, None)._cache_size() == 1
-  assert extractors._sharded_apply(ext.apply, mesh)._cache_size() == 1
+  # The padded last batch has the shape of the others: at most one compilation per mesh.
+  assert compiled(None) - before[0] <= 1 and compiled(mesh) - before[1] <= 1
   # XLA's convolutions sum in an order that depends on the rows per device (5 here, 1 there):
   # equal to float32 rounding, relative to the largest value.
   for k in one:
