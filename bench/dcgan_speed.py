@@ -22,21 +22,11 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-
-
-def _median_seconds(run, iters: int, warmup: int = 3) -> float:
-  for _ in range(warmup):
-    run()
-  times = []
-  for _ in range(iters):
-    start = time.perf_counter()
-    run()
-    times.append(time.perf_counter() - start)
-  return sorted(times)[len(times) // 2]
 
 
 def _timed(run, iters: int) -> list[float]:
@@ -46,6 +36,12 @@ def _timed(run, iters: int) -> list[float]:
     run()
     times.append(time.perf_counter() - start)
   return times
+
+
+def _median_seconds(run, iters: int, warmup: int = 3) -> float:
+  for _ in range(warmup):
+    run()
+  return sorted(_timed(run, iters))[iters // 2]
 
 
 def _serve(run, setup: dict, framework: str) -> None:
@@ -181,8 +177,9 @@ class Worker:
   def __init__(self, what: str, args):
     cmd = [sys.executable, __file__, '--worker', what, '--iters', str(args.iters)]
     self.what, self.times = what, []
+    self.log = tempfile.TemporaryFile('w+')  # Not a pipe: a chatty worker must never block.
     self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True,
+                                 stderr=self.log, text=True,
                                  env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
     self.setup = self._read('READY')
 
@@ -190,7 +187,9 @@ class Worker:
     for line in self.proc.stdout:
       if line.startswith(tag + ' '):
         return json.loads(line[len(tag) + 1:])
-    raise RuntimeError(f'{self.what} failed:\n{self.proc.stderr.read()[-3000:]}')
+    self.proc.wait()
+    self.log.seek(0)
+    raise RuntimeError(f'{self.what} failed:\n{self.log.read()[-3000:]}')
 
   def time(self, iters: int) -> None:
     self.proc.stdin.write(f'{iters}\n')
