@@ -2,6 +2,9 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# uv installs the locked wheels in seconds where pip takes a minute or more (most of `make demo`).
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv pip install -q --python $(PY) -c requirements.lock
 WORKDIR ?= runs/demo
 
 .PHONY: install demo test bench clean
@@ -10,13 +13,13 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c requirements.lock -e '.[test]'
+	$(PY) -m pip install -q uv==$(UV_VERSION)
+	$(UV) -e '.[test]'
 	touch $@
 
 # pytorch-fid and its torch, for the Inception parity test: `make test` installs it and requires it.
 $(VENV)/.parity: $(VENV)/.installed
-	$(PY) -m pip install -q -c requirements.lock -e '.[parity]'
+	$(UV) -e '.[parity]'
 	touch $@
 
 demo: install
@@ -26,14 +29,12 @@ demo: install
 test: install $(VENV)/.parity
 	GAN_JAX_REQUIRE_PARITY=1 $(PY) -m pytest -q -n 2 --dist worksteal tests
 
-# dcgan_speed's baseline is torch 2.13.0, which cannot sit beside the parity extra's torchvision.
 bench: install $(VENV)/.parity
+	$(PY) bench/demo_recipe.py
 	$(PY) bench/pacgan_modes.py --protocol short
 	$(PY) bench/inception_speed.py
 	$(PY) bench/conv_grads.py
-	$(PYTHON) -m venv .venv-bench
-	.venv-bench/bin/python -m pip install -q -c requirements.lock -e '.[bench]'
-	.venv-bench/bin/python bench/dcgan_speed.py
+	$(PY) bench/dcgan_speed.py
 
 clean:
-	rm -rf $(VENV) .venv-bench runs
+	rm -rf $(VENV) runs

@@ -6,8 +6,10 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+# New attributes are accepted so that `--config.evals.NAME=...` can add an evaluator; every field,
+# new or not, is then checked against the schema by `validate` (a misspelt one is an error line).
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file, with `:arg`.',
-                                          lock_config=True)
+                                          lock_config=False, accept_new_attributes=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Where checkpoints, logs and figures go.')
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', os.environ.get('GAN_JAX_DISTRIBUTED', '') == '1',
@@ -16,34 +18,38 @@ _DISTRIBUTED = flags.DEFINE_bool(
 
 def main(argv):
   del argv
+  if _DISTRIBUTED.value:
+    import jax
+    jax.distributed.initialize()
+  sys.exit(train(_CONFIG.value, _WORKDIR.value))
+
+
+def train(config, workdir: str) -> int:
+  """Trains `config` in `workdir` and prints where its results are. Bad input (any gan_jax
+  `UserError`) prints one `error:` line and returns 1, with no traceback."""
   import jax
-  from gan_jax.config import ConfigError
-  from gan_jax.data import DataError
-  from gan_jax.metrics.inception import InceptionWeightsError
-  from gan_jax.metrics.scores import MetricInputError
+  from gan_jax.errors import UserError
   from gan_jax.train import train_and_evaluate
-  from gan_jax.train.checkpoint import CheckpointError
-  from gan_jax.train.loop import NonFiniteLossError
 
   # Orbax reports every save at INFO; keep its warnings and errors only.
   logging.get_absl_handler().addFilter(
       lambda r: r.levelno >= 30 or '/orbax/' not in r.pathname)
-  if _DISTRIBUTED.value:
-    jax.distributed.initialize()
   logging.info('Process %d of %d; devices: %s', jax.process_index(), jax.process_count(),
                jax.devices())
+  config.lock()  # From here on, nothing adds a field by mistake.
   try:
-    result = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (ConfigError, DataError, CheckpointError, NonFiniteLossError, InceptionWeightsError,
-          MetricInputError) as e:
-    sys.exit(f'error: {e}')
+    result = train_and_evaluate(config, workdir)
+  except UserError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
   if jax.process_index() == 0:
     scores = ', '.join(f'{k.removeprefix("eval/")} {v:.3g}' for k, v in result.items()
                        if k.startswith('eval/'))
     print(f'final (step {result["step"]}, {result["seconds"]:.1f}s){": " + scores if scores else ""}')
     print(f'figure: {result["figure"]}')
-    print(f'logs: {result["metrics"]} (TensorBoard: {_WORKDIR.value})')
+    print(f'logs: {result["metrics"]} (TensorBoard: {workdir})')
     print(f'checkpoints: {result["checkpoints"]}')
+  return 0
 
 
 def _one_line(e: BaseException) -> str:

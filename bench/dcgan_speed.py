@@ -4,7 +4,7 @@ The iteration of the PyTorch example (examples/dcgan/main.py): one discriminator
 real and a fake batch, one generator update on that fake batch; batch 64, ngf = ndf = 64,
 nz = 100, BCE (non-saturating), Adam 2e-4, beta1 0.5. At 64x64x3 and at 32x32x3 (one layer
 fewer). Each framework runs in its own process (clean peak memory); PyTorch is eager, on the
-CPU, with its default threads. Needs `pip install torch==2.13.0` (bench only: `make bench`).
+CPU, with its default threads. Needs the `bench` extra's torch (`make bench` installs it).
 
 The two processes take turns, `--block` iterations at a time, so that both see the same machine:
 on a shared (virtual) CPU the speed drifts by 20 % and more within minutes, which would otherwise

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from typing import Any
 
 import ml_collections
 
-
-class ConfigError(ValueError):
-  """A config field is unknown, of the wrong type or impossible; the message names the field."""
+from gan_jax.errors import ConfigError
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -66,6 +65,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_every = 1000
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
+  c.resume_step = 0                  # 0: resume from the latest checkpoint; N: from checkpoint N,
+                                     # moving later ones to workdir/set_aside/ (nothing is deleted)
   return c
 
 
@@ -182,6 +183,18 @@ def _check_model(role: str, model: ml_collections.ConfigDict, registry: dict[str
     module.check_config(role, model)
 
 
+def _check_finite(prefix: str, config: ml_collections.ConfigDict) -> None:
+  # NaN passes every comparison-based range check (nan <= 0 is False), so test it first.
+  for key, value in config.items():
+    path = f'{prefix}{key}'
+    if isinstance(value, ml_collections.ConfigDict):
+      _check_finite(path + '.', value)
+      continue
+    for v in value if isinstance(value, (tuple, list)) else (value,):
+      if isinstance(v, float) and not math.isfinite(v):
+        raise ConfigError(f'config.{path}: must be a finite number, got {value}')
+
+
 def _positive(config: ml_collections.ConfigDict, *paths: str) -> None:
   for path in paths:
     value = config
@@ -200,6 +213,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   from gan_jax.metrics import evaluators, modes
 
   _check_fields('', config, base_config())
+  _check_finite('', config)
   known = {k for e in evaluators.entries(config).values()
            for k in evaluators.metric_keys(e.metric, e.extractor)}
   if config.dataset.name in data.TOY_DATASETS:
@@ -222,6 +236,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
                         f'{", ".join(data.TOY_DATASETS)}, folder:/path, nor a tfds dataset') from None
   _check_model('generator', config.generator, models.GENERATORS)
   _check_model('discriminator', config.discriminator, models.DISCRIMINATORS)
+  if config.resume_step < 0:
+    raise ConfigError(f'config.resume_step: must be >= 0 (0 = the latest checkpoint), '
+                      f'got {config.resume_step}')
   _positive(config, 'num_steps', 'batch_size', 'n_critic', 'pack', 'latent_dim', 'log_every',
             'eval_every', 'checkpoint_every', 'keep_checkpoints', 'eval.num_samples',
             'dataset.num_train', 'optim.g_lr', 'optim.d_lr')

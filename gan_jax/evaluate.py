@@ -18,26 +18,27 @@ import ml_collections
 import numpy as np
 
 from gan_jax import data, models, parallel
-from gan_jax.config import ConfigError, validate
+from gan_jax.config import validate
+from gan_jax.errors import CheckpointError, DataError, EvaluateError, MetricInputError, UserError
 from gan_jax.metrics import evaluators
 from gan_jax.metrics.extractors import EXTRACTORS
-from gan_jax.metrics.inception import InceptionWeightsError
-from gan_jax.metrics.scores import MetricInputError
-from gan_jax.train.checkpoint import Checkpointer, CheckpointError
+from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.state import create_state
 
 
-class EvaluateError(ValueError):
-  """The workdir, step or arguments cannot be evaluated."""
-
-
 def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
+  """The resolved config a training run wrote into its workdir, checked."""
   path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
+  if not os.path.isfile(path):
     raise EvaluateError(f'{path}: not found; --workdir must be a gan_jax training workdir')
-  with open(path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  validate(config)
+  try:
+    with open(path) as f:
+      config = ml_collections.ConfigDict(json.load(f))
+    validate(config)
+  except (ValueError, TypeError, KeyError, AttributeError) as e:  # JSONDecodeError is a ValueError.
+    reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+    raise EvaluateError(f'{path}: damaged or not a gan_jax config ({reason}); restore it from a '
+                        'copy, or rewrite it with the config the run was trained with') from None
   return config
 
 
@@ -74,7 +75,7 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   if real:
     try:
       images, labels, source = evaluators.real_data(config, real, num_samples)
-    except (data.DataError, MetricInputError) as e:
+    except (DataError, MetricInputError) as e:
       raise EvaluateError(f'--real {real}: {e}') from None
     for name in quality.entries:
       r, t = quality.score(name, images, labels, f'real images of {source}')
@@ -89,8 +90,14 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   if step is not None and step not in steps:
     raise EvaluateError(f'--step {step}: no such checkpoint; saved steps: {steps}')
   state = create_state(config, generator, discriminator, dataset.shape)
-  state = parallel.replicate(checkpointer.restore(state, step), mesh)
-  checkpointer.close()
+  try:
+    state = parallel.replicate(checkpointer.restore(state, step), mesh)
+  except CheckpointError as e:
+    if e.intact_step is None:
+      raise
+    raise CheckpointError(f'{e}: evaluate it with --step {e.intact_step}') from None
+  finally:
+    checkpointer.close()
   results, texts = quality(state, list(quality.entries))
   return int(state.step), results, texts
 
@@ -112,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     step, results, texts = evaluate(
         args.workdir, [m for m in args.metrics.split(',') if m], args.step, args.extractor,
         args.num_samples, args.real_split, args.real, args.inception_weights)
-  except (EvaluateError, ConfigError, MetricInputError, InceptionWeightsError, CheckpointError,
-          data.DataError) as e:
+  except UserError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
   what = f'real split {args.real}' if args.real else f'step {step}'

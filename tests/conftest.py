@@ -17,15 +17,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('GAN_JAX_CACHE', os.path.join(ROOT, '.cache', 'gan_jax_test'))
 sys.path.insert(0, ROOT)
 
+import importlib.util  # noqa: E402
+
 import pytest  # noqa: E402
 
-# The original dataset files (../shared/data beside the checkout, as on CI machines).
+# The parity extra brings torch and triton into the test process. Importing triton after
+# TensorFlow segfaults (triton 3.8.0, tensorflow-cpu 2.21.0); before it, both work. pytorch-fid
+# imports triton (through torch._dynamo) long after the tests have imported TensorFlow.
+if importlib.util.find_spec('triton') is not None:
+  import triton.runtime.autotuner  # noqa: E402,F401
+
+# A folder with the original dataset files (on the development and CI machines, ../shared/data
+# beside the checkout); without it the tests download the datasets through tfds.
 RAW_DATA = os.environ.get('GAN_JAX_RAW_DATA', os.path.join(os.path.dirname(ROOT), 'shared', 'data'))
 
 
 @pytest.fixture(scope='session')
 def tfds_dir():
-  """A tfds data directory holding mnist and cifar10, built once from ../shared/data."""
+  """A tfds data directory holding mnist and cifar10, built once: from the original files in
+  RAW_DATA when that folder exists, else downloaded by tfds as on a user's machine."""
   from gan_jax.data import prepare
   import tensorflow_datasets as tfds
   data_dir = os.environ.get('GAN_JAX_TEST_TFDS', os.path.join(ROOT, '.cache', 'tfds'))
@@ -34,8 +44,13 @@ def tfds_dir():
   with open(os.path.join(data_dir, '.prepare.lock'), 'w') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     for name in ('mnist', 'cifar10'):
-      if not tfds.builder(name, data_dir=data_dir).is_prepared():
+      builder = tfds.builder(name, data_dir=data_dir)
+      if builder.is_prepared():
+        continue
+      if os.path.isdir(RAW_DATA):
         prepare.prepare(name, RAW_DATA, data_dir)
+      else:
+        builder.download_and_prepare()
   return data_dir
 
 

@@ -123,6 +123,10 @@ def launch(*args, devices=1):
     (['--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=ten'], 1,
      'batch_size'),
     (['--config', 'experiments/gan_grid.py:runlocal,pakc=2'], 1, "'pakc'"),
+    (['--config', 'experiments/gan_grid.py:runlocal', '--config.optim.g_lr=nan'], 1,
+     'config.optim.g_lr: must be a finite number, got nan'),
+    (['--config', 'experiments/gan_grid.py:runlocal', "--config.evals.fid={'metric': 'fd'}"], 1,
+     'config.evals.fid: sample-quality metrics need an image dataset'),
     (['--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=6'], 4,
      'config.batch_size: 6 is not divisible by the 4 devices'),
 ])

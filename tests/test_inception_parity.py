@@ -72,8 +72,22 @@ def test_pth_file_converts_to_a_pickle_free_npz(torch_models, tmp_path):
     assert len(f.files) == len(inception.param_shapes())
   np.testing.assert_array_equal(params['Mixed_7c']['branch_pool']['conv']['kernel'],
                                 net.Mixed_7c.branch_pool.conv.weight.numpy().transpose(2, 3, 1, 0))
-  # A .pth path in the config is converted once, beside it.
-  assert inception.resolve_weights(str(tmp_path / 'random.pth').replace('random.pth', 'random.npz'))
+
+
+def test_a_pth_path_in_the_config_is_converted_once_beside_it(torch_models, flax_params, tmp_path,
+                                                              monkeypatch):
+  """`eval.inception_weights=...pth`: resolve_weights converts it into the `.npz` next to it, and
+  that file holds the parameters the parity tests compare with pytorch-fid."""
+  net, _ = torch_models
+  pth = tmp_path / 'weights.pth'
+  torch.save(net.state_dict(), pth)
+  # The random weights stand in for the published file: its checksum check is the one thing skipped.
+  monkeypatch.setattr(inception, 'sha256_file', lambda path: inception.FID_SHA256_PREFIX + '0' * 56)
+  npz = inception.resolve_weights(str(pth))
+  assert npz == str(tmp_path / 'weights.npz') and os.path.exists(npz)
+  jax.tree.map(np.testing.assert_array_equal, inception.load_params(npz), flax_params)
+  mtime = os.path.getmtime(npz)
+  assert inception.resolve_weights(str(pth)) == npz and os.path.getmtime(npz) == mtime  # Once.
 
 
 def test_frechet_distance_equals_pytorch_fids():

@@ -1,4 +1,4 @@
-"""The prepare command builds the real tfds datasets from ../shared/data with no network."""
+"""The prepare command builds the real tfds datasets from the original files with no network."""
 
 import gzip
 import os
@@ -7,10 +7,12 @@ import socket
 import numpy as np
 import pytest
 
-
 from gan_jax.data import prepare
 
 from conftest import RAW_DATA as RAW
+
+pytestmark = pytest.mark.skipif(not os.path.isdir(RAW), reason=f'needs the original dataset files '
+                                f'in {RAW} (GAN_JAX_RAW_DATA)')
 
 
 @pytest.fixture

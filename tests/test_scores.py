@@ -160,3 +160,20 @@ def test_too_few_samples_or_bad_shapes_are_one_clear_error():
     scores.feature_statistics(np.zeros((5, 3, 2)))
   with pytest.raises(scores.MetricInputError, match='NaN'):
     scores.fid_from_features(np.full((5, 3), np.nan), np.zeros((5, 3)))
+
+
+def test_frechet_distance_for_non_commuting_covariances_equals_the_eigenvalue_formula():
+  # Tr sqrt(S1 S2) is the sum of the square roots of the eigenvalues of S1 S2 (real and
+  # non-negative: S1 S2 is similar to S1^1/2 S2 S1^1/2). Independent of any matrix square root.
+  rng = np.random.default_rng(3)
+  a, b = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+  s1, s2 = a @ a.T + 0.1 * np.eye(6), b @ b.T + 0.1 * np.eye(6)
+  assert not np.allclose(s1 @ s2, s2 @ s1)  # Non-commuting: a wrong sqrtm cannot pass.
+  mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+  eigenvalues = np.linalg.eigvals(s1 @ s2)
+  assert np.all(np.abs(eigenvalues.imag) < 1e-8) and np.all(eigenvalues.real > 0)
+  expected = (np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) -
+              2 * np.sum(np.sqrt(eigenvalues.real)))
+  np.testing.assert_allclose(scores.frechet_distance(mu1, s1, mu2, s2), expected, rtol=1e-9)
+  # Symmetric in its two arguments, as a distance is.
+  np.testing.assert_allclose(scores.frechet_distance(mu2, s2, mu1, s1), expected, rtol=1e-9)

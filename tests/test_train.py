@@ -113,14 +113,17 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
   train_and_evaluate(config, str(tmp_path))
   other = resume_config()
   other.discriminator.hidden = (8,)  # A different model than the checkpoint's.
-  with pytest.raises(CheckpointError, match='cannot be restored into this run'):
+  with pytest.raises(CheckpointError, match='cannot be restored into this run .*, nor can any '
+                     'older one; nothing was changed: if the config changed, use the one it was '
+                     r'written with \(config.json\)'):
     train_and_evaluate(other, str(tmp_path))
   for root, _, files in os.walk(tmp_path / 'checkpoints' / '6'):
     for name in files:
       if name != '_CHECKPOINT_METADATA':
         with open(os.path.join(root, name), 'wb') as f:
           f.write(b'not a checkpoint')
-  with pytest.raises(CheckpointError, match='checkpoints/6 cannot be restored'):
+  with pytest.raises(CheckpointError, match='checkpoint 6 in .*checkpoints is damaged .*; '
+                     'checkpoint 3 is intact'):
     train_and_evaluate(config, str(tmp_path))
   assert os.path.isdir(tmp_path / 'checkpoints' / '6')  # Left untouched.
 
@@ -135,7 +138,9 @@ def test_image_experiment_runlocal(tmp_path, tfds_dir, capsys, experiment, arg, 
     env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2')
     result = subprocess.run(
         [sys.executable, 'launch.py', '--config', f'experiments/{experiment}.py:{arg}',
-         '--workdir', str(tmp_path), f'--config.dataset.data_dir={tfds_dir}'],
+         '--workdir', str(tmp_path), f'--config.dataset.data_dir={tfds_dir}',
+         # An evaluator added on the command line (README, Evaluation).
+         "--config.evals.cas={'metric': 'cas', 'num_samples': 64, 'num_real': 256}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
   else:  # In this process (8 devices), sparing an interpreter start per experiment.
@@ -166,6 +171,8 @@ def test_image_experiment_runlocal(tmp_path, tfds_dir, capsys, experiment, arg, 
     assert os.listdir(tmp_path / 'best') == ['4']
     return
   assert np.isfinite(last[f'eval/fd_{dataset}_cnn']) and last[f'eval/is_{dataset}_cnn'] >= 1
+  if experiment == 'cgan_cifar':
+    assert 0 <= last['eval/cas'] <= 1 and last['eval/cas_num_samples'] == 64
   assert last[f'eval/fd_{dataset}_cnn_num_samples'] == 64
   assert (f'64 samples of the EMA generator at step 4; reference: 256 images of {dataset}:train[:256]'
           in last[f'eval/fd_{dataset}_cnn_protocol'])

@@ -16,12 +16,9 @@ import urllib.parse
 import numpy as np
 
 from gan_jax.data.order import EpochOrder
+from gan_jax.errors import DataError
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
-
-
-class DataError(ValueError):
-  """A dataset is unknown, missing or empty; the message says which and what to do."""
 
 
 def _network_reachable(urls: list[str], timeout: float = 3.0) -> bool:
@@ -46,8 +43,9 @@ def tfds_builder(name: str, data_dir: str | None, download: bool):
   if builder.is_prepared():
     return builder
   where = data_dir or os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets')
-  how = (f'build it offline from the original files with `python -m gan_jax.data.prepare --raw '
-         f'../shared/data --data_dir {where} --datasets {name}` (mnist, fashion_mnist, cifar10)')
+  how = (f'build it offline from a folder with the original files with `python -m '
+         f'gan_jax.data.prepare --raw DIR --data_dir {where} --datasets {name}` (mnist, '
+         'fashion_mnist, cifar10)')
   if not download:
     raise DataError(f"dataset '{name}' is not prepared in {where} and config.dataset.download "
                     f'is off: {how}')
@@ -108,7 +106,12 @@ def load_folder(path: str, image_size: int, process_index: int,
   files = files[process_index * share:(process_index + 1) * share]
   images = []
   for file, _ in files:
-    image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
+    try:
+      image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
+    except tf.errors.OpError as e:  # Truncated, corrupt, or not an image despite its suffix.
+      reason = e.message.splitlines()[0][:100] if e.message else type(e).__name__
+      raise DataError(f'{file}: cannot be decoded as an image ({reason}); replace or remove it '
+                      '(config.dataset.name)') from None
     if image_size:
       image = _resize(image, image_size)
     images.append(image.numpy())

@@ -1,6 +1,6 @@
 """Builds the tfds datasets mnist, fashion_mnist and cifar10 from local raw files, with no network.
 
-  python -m gan_jax.data.prepare --raw ../shared/data --data_dir ~/tensorflow_datasets
+  python -m gan_jax.data.prepare --raw DIR --data_dir ~/tensorflow_datasets
 
 tfds reuses a download found under `download_dir/get_dl_fname(url, sha256)` when an INFO file
 lies beside it. This places each verified raw file there (for cifar10, the `.tar.gz` of
@@ -16,6 +16,7 @@ import sys
 import tarfile
 import time
 
+from gan_jax.errors import PrepareError
 from gan_jax.fileutil import sha256_file
 
 RAW_FOLDERS = {'mnist': 'mnist', 'fashion_mnist': 'fashion-mnist',
@@ -31,10 +32,6 @@ CIFAR10_FILES = {
     'test_batch.bin': '8e2eb146ae340b09e24670f29cabc6326dba54da8789dab6768acf480273f65b',
     'batches.meta.txt': None,
 }
-
-
-class PrepareError(RuntimeError):
-  """A raw file is missing or is not the official one."""
 
 
 def _checked(path: str, sha256: str | None) -> str:
@@ -95,7 +92,7 @@ def prepare(name: str, raw_dir: str, data_dir: str) -> str:
 def main(argv: list[str] | None = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--raw', required=True, help='folder holding mnist/, fashion-mnist/ and '
-                      'cifar-10-batches-bin/ (such as ../shared/data)')
+                      'cifar-10-batches-bin/')
   parser.add_argument('--data_dir', required=True, help='the tfds data directory to build into')
   parser.add_argument('--datasets', default='mnist,fashion_mnist,cifar10')
   args = parser.parse_args(argv)

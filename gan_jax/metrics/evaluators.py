@@ -18,7 +18,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from gan_jax import parallel
-from gan_jax.config import ConfigError
+from gan_jax.errors import ConfigError, EvalConfigError
 from gan_jax.fileutil import save_npz
 from gan_jax.metrics import classifier, inception, scores
 from gan_jax.metrics.extractors import EXTRACTORS, Extractor, get_extractor
@@ -35,13 +35,12 @@ METRICS = {
     'cas': 10,          # classification accuracy score: trained on samples, tested on real data
     'stacked_modes': 1, # Stacked-MNIST: modes (of 1000) covered and KL to uniform
 }
+# An entry's fields and their defaults, except that an entry without `every` or `extractor` takes
+# `config.eval_every` and the extractor of the config's other entries (else 'inception'): so
+# `--config.evals.cas=cas` adds a metric that runs like the ones the experiment already has.
 ENTRY_DEFAULTS = dict(metric='', every=1000, num_samples=10_000, extractor='inception',
                       real_split='', num_real=0)
 CAS_EPOCHS = 10
-
-
-class EvalConfigError(ConfigError):
-  """An `evals` entry is unknown, mistyped or impossible; the message names the field."""
 
 
 def _suffix(extractor: str) -> str:
@@ -65,12 +64,19 @@ def metric_keys(metric: str, extractor: str) -> list[str]:
 
 def entries(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
   """The `evals` entries with their defaults filled in, checked; raises `EvalConfigError`."""
-  out = {}
-  for name, entry in config.get('evals', {}).items():
+  given = dict(config.get('evals', {}))
+  for name, entry in given.items():
+    if isinstance(entry, str):  # `--config.evals.NAME=METRIC`: that metric with the defaults.
+      given[name] = entry = {'metric': entry}
     if not isinstance(entry, (ml_collections.ConfigDict, dict)):
-      raise EvalConfigError(f'config.evals.{name}: expected a group of fields '
+      raise EvalConfigError(f'config.evals.{name}: expected a metric name or a group of fields '
                             f'({sorted(ENTRY_DEFAULTS)}), got {entry!r}')
-    full = ml_collections.ConfigDict(ENTRY_DEFAULTS)
+  extractors = [e['extractor'] for e in given.values() if isinstance(e.get('extractor'), str)]
+  defaults = dict(ENTRY_DEFAULTS, every=config.get('eval_every', ENTRY_DEFAULTS['every']),
+                  extractor=extractors[0] if extractors else ENTRY_DEFAULTS['extractor'])
+  out = {}
+  for name, entry in given.items():
+    full = ml_collections.ConfigDict(defaults)
     for key, value in entry.items():
       if key not in ENTRY_DEFAULTS:
         raise EvalConfigError(f'config.evals.{name}.{key}: unknown field; known: {sorted(ENTRY_DEFAULTS)}')

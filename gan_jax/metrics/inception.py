@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from gan_jax.errors import InceptionWeightsError
 from gan_jax.fileutil import save_npz, sha256_file
 
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
@@ -23,10 +24,6 @@ FID_WEIGHTS_NPZ = 'inception-2015-12-05-fid.npz'
 WEIGHTS_ENV = 'GAN_JAX_INCEPTION_WEIGHTS'
 INPUT_SIZE = 299
 Padding = Sequence[tuple[int, int]]
-
-
-class InceptionWeightsError(FileNotFoundError):
-  """The Inception weights are missing or not the expected file."""
 
 
 class BasicConv(nn.Module):

@@ -7,9 +7,7 @@ import warnings
 import numpy as np
 from scipy import linalg
 
-
-class MetricInputError(ValueError):
-  """Features or sample counts a metric cannot be computed from."""
+from gan_jax.errors import MetricInputError
 
 
 def _features(name: str, x: np.ndarray, min_count: int, metric: str) -> np.ndarray:

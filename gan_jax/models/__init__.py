@@ -7,6 +7,7 @@ import dataclasses
 import flax.linen as nn
 import ml_collections
 
+from gan_jax.errors import ConfigError
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
@@ -20,7 +21,6 @@ DISCRIMINATORS: dict[str, type[nn.Module]] = {
 def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigDict,
                data_shape: tuple[int, ...], num_classes: int,
                sync_batch_norm: bool) -> nn.Module:
-  from gan_jax.config import ConfigError
   fields = {f.name for f in dataclasses.fields(module)}
   kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in model.items() if k != 'name'}
   if 'num_classes' in kwargs and kwargs['num_classes'] != num_classes:
@@ -49,7 +49,6 @@ def build(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
           num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
   """The (generator, discriminator) pair a config names, sized for the dataset's sample shape
   and number of classes."""
-  from gan_jax.config import ConfigError
   generator = _build_one('generator', GENERATORS[config.generator.name], config.generator,
                          data_shape, num_classes, config.sync_batch_norm)
   discriminator = _build_one('discriminator', DISCRIMINATORS[config.discriminator.name],

@@ -18,6 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.errors import ConfigError
 from gan_jax.models.layers import Conv, ConvTranspose, batch_norm
 
 _INIT = nn.initializers.normal(0.02)  # DCGAN: weights from N(0, 0.02).
@@ -34,7 +35,6 @@ def _scale_init(key, shape, dtype=jnp.float32):
 
 
 def _check(role: str, config) -> None:
-  from gan_jax.config import ConfigError
   allowed = ('none', 'concat', 'acgan')
   if config.get('conditioning', 'none') not in allowed:
     raise ConfigError(f'config.{role}.conditioning: {config.conditioning!r}; use one of {allowed}')
@@ -43,7 +43,6 @@ def _check(role: str, config) -> None:
 
 
 def _check_shape(shape: tuple[int, ...]) -> None:
-  from gan_jax.config import ConfigError
   if len(shape) != 3 or shape[0] != shape[1] or shape[0] not in SIZES:
     raise ConfigError(f'config.dataset: DCGAN needs square images of size {SIZES}, got {shape}; '
                       'set config.dataset.image_size')

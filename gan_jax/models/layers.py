@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from gan_jax.errors import ConfigError
+
 ACTIVATIONS = ('relu', 'leaky_relu', 'maxout')
 
 
@@ -44,7 +46,6 @@ class DenseActivation(nn.Module):
 
 def check_activation(role: str, config) -> None:
   """Config check shared by models that take an `activation` field."""
-  from gan_jax.config import ConfigError
   activation = config.get('activation', 'relu')
   if activation not in ACTIVATIONS:
     raise ConfigError(f'config.{role}.activation: unknown {activation!r}; known: {ACTIVATIONS}')

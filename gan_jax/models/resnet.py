@@ -17,13 +17,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.errors import ConfigError
 from gan_jax.models.layers import Conv, batch_norm
 
 _INIT = nn.initializers.xavier_uniform()
 
 
 def _check(role: str, config) -> None:
-  from gan_jax.config import ConfigError
   allowed = ('none', 'cbn') if role == 'generator' else ('none', 'projection', 'acgan')
   if config.get('conditioning', 'none') not in allowed:
     raise ConfigError(f'config.{role}.conditioning: {config.conditioning!r}; use one of {allowed}')
@@ -32,7 +32,6 @@ def _check(role: str, config) -> None:
 
 
 def _check_shape(shape: tuple[int, ...]) -> None:
-  from gan_jax.config import ConfigError
   if len(shape) != 3 or shape[:2] != (32, 32):
     raise ConfigError(f'config.dataset: the SNGAN ResNet needs 32x32 images, got {shape}; set '
                       'config.dataset.image_size=32')

@@ -3,20 +3,45 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import jax
 import orbax.checkpoint as ocp
 
+from gan_jax.errors import CheckpointError
 from gan_jax.train.state import GANState
-
-
-class CheckpointError(RuntimeError):
-  """A checkpoint exists but cannot be restored into this run's state."""
 
 
 def _to_saved(state: GANState) -> GANState:
   # Typed PRNG keys are stored as their raw key data.
   return state.replace(key=jax.random.key_data(state.key))
+
+
+def _drop_closed_loop_reports() -> None:
+  """After a failed restore, reads still in flight complete into orbax's event loop, already
+  closed, and Python reports "RuntimeError: Event loop is closed" for each, after gan_jax's own
+  error line. They say nothing about the checkpoint: drop those reports, and only those."""
+  previous = sys.unraisablehook
+  if getattr(previous, 'drops_closed_loop', False):
+    return
+
+  def hook(report):
+    if not (isinstance(report.exc_value, RuntimeError) and
+            str(report.exc_value) == 'Event loop is closed'):
+      previous(report)
+  hook.drops_closed_loop = True
+  sys.unraisablehook = hook
+
+
+def set_aside_after(directory: str, step: int, aside: str) -> list[int]:
+  """Moves the checkpoints in `directory` of steps after `step` into `aside`, so that a run can
+  resume from `step` without deleting anything; returns the steps moved."""
+  later = sorted(int(name) for name in os.listdir(directory) if name.isdigit() and int(name) > step)
+  if later:
+    os.makedirs(aside, exist_ok=True)
+  for s in later:
+    os.rename(os.path.join(directory, str(s)), os.path.join(aside, str(s)))
+  return later
 
 
 class Checkpointer:
@@ -35,17 +60,41 @@ class Checkpointer:
     return list(self._manager.all_steps())
 
   def restore(self, state: GANState, step: int | None = None) -> GANState:
-    """The checkpoint at `step` (default: latest) in the structure and sharding of `state`."""
+    """The checkpoint at `step` (default: latest) in the structure and sharding of `state`.
+
+    Raises `CheckpointError` naming the step, and the newest older checkpoint that does restore
+    (`intact_step`, None if there is none), when it cannot be read into `state`.
+    """
     step = self.latest_step() if step is None else step
-    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_saved(state))
     try:
-      restored = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+      return self._restore(state, step)
     except Exception as e:  # orbax raises many kinds; all mean the same to the user.
-      raise CheckpointError(
-          f'checkpoint {self.directory}/{step} cannot be restored into this run ({type(e).__name__}: '
-          f'{str(e).splitlines()[0] if str(e) else ""}); it was left untouched: move it away to '
-          f'start afresh, or use the config it was written with') from None
-    return restored.replace(key=jax.random.wrap_key_data(restored.key, impl=jax.random.key_impl(state.key)))
+      _drop_closed_loop_reports()
+      reason = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'[:70]
+    older = sorted((s for s in self.all_steps() if s < step), reverse=True)
+    intact = next((s for s in older if self._restorable(state, s)), None)
+    where = f'checkpoint {step} in {self.directory}'
+    if intact is not None:
+      message = f'{where} is damaged ({reason}); checkpoint {intact} is intact'
+    else:
+      message = (f'{where} cannot be restored into this run ({reason})'
+                 f'{", nor can any older one" if older else ""}; nothing was changed: if the '
+                 'config changed, use the one it was written with (config.json), else move the '
+                 'folder away to start afresh')
+    raise CheckpointError(message, intact_step=intact)
+
+  def _restore(self, state: GANState, step: int) -> GANState:
+    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_saved(state))
+    restored = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+    return restored.replace(key=jax.random.wrap_key_data(restored.key,
+                                                         impl=jax.random.key_impl(state.key)))
+
+  def _restorable(self, state: GANState, step: int) -> bool:
+    try:
+      self._restore(state, step)
+      return True
+    except Exception:  # Any failure means "not intact".
+      return False
 
   def save(self, step: int, state: GANState) -> None:
     """Saves in the background; the next save or `close` waits for it."""

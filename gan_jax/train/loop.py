@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from typing import Any
 
@@ -15,15 +16,12 @@ from clu import metric_writers, periodic_actions
 
 from gan_jax import data, figures, metrics, models, parallel
 from gan_jax.config import check_devices, validate
+from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
-from gan_jax.train.checkpoint import Checkpointer
+from gan_jax.train.checkpoint import Checkpointer, set_aside_after
 from gan_jax.train.state import GANState, apply_model, create_state, param_count
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import JsonlWriter
-
-
-class NonFiniteLossError(FloatingPointError):
-  """A loss became NaN or infinite; the run stops, keeping its last good checkpoint."""
 
 
 def _flatten(config: ml_collections.ConfigDict, prefix: str = '') -> dict[str, Any]:
@@ -112,6 +110,28 @@ class BestCheckpoint:
     self.checkpointer.close()
 
 
+def _set_aside_after(workdir: str, checkpoint_dir: str, step: int) -> None:
+  """`config.resume_step`: moves the checkpoints after `step`, and the log, to
+  `workdir/set_aside/after_<step>/`, so that the run resumes from `step` with nothing deleted.
+
+  Done once per step: re-running the same command then continues from the latest checkpoint.
+  """
+  aside = os.path.join(workdir, 'set_aside', f'after_{step}')
+  if os.path.isdir(aside):
+    return
+  steps = sorted(int(n) for n in os.listdir(checkpoint_dir) if n.isdigit()) if os.path.isdir(
+      checkpoint_dir) else []
+  if step not in steps:
+    raise ConfigError(f'config.resume_step: no checkpoint {step} in {checkpoint_dir}; saved steps: '
+                      f'{steps}')
+  moved = set_aside_after(checkpoint_dir, step, os.path.join(aside, 'checkpoints'))
+  jsonl_path = os.path.join(workdir, 'metrics.jsonl')
+  if os.path.exists(jsonl_path):  # The resumed run rewrites the rows after `step`.
+    os.makedirs(aside, exist_ok=True)
+    shutil.copy2(jsonl_path, os.path.join(aside, 'metrics.jsonl'))
+  logging.warning('Resuming from checkpoint %d; checkpoints %s moved to %s.', step, moved, aside)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains the GAN a config describes in `workdir`, resuming from its latest checkpoint.
 
@@ -119,6 +139,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """
   validate(config)
   check_devices(config, jax.device_count())
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise WorkdirError(f'--workdir {workdir}: is a file, not a folder; give a new folder, or the '
+                       'folder of a run to resume')
+  checkpoint_dir = os.path.join(workdir, 'checkpoints')
+  if config.resume_step:
+    _set_aside_after(workdir, checkpoint_dir, config.resume_step)
   os.makedirs(workdir, exist_ok=True)
   dataset = data.build(config)
   generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
@@ -131,9 +157,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   quality = evaluators.Evaluators(config, generator, dataset.num_classes, mesh, conditional)
 
   state = create_state(config, generator, discriminator, dataset.shape)
-  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+  checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
   if checkpointer.latest_step() is not None:
-    state = checkpointer.restore(state)
+    try:
+      state = checkpointer.restore(state)
+    except CheckpointError as e:
+      checkpointer.close()  # Else orbax's threads outlive the error, and print their own.
+      if e.intact_step is None:
+        raise
+      raise CheckpointError(
+          f'{e}: resume from it with --config.resume_step={e.intact_step} (moves later ones to '
+          'set_aside/ in the workdir, deleting nothing)') from None
     logging.info('Resumed from %s at step %d.', checkpointer.directory, int(state.step))
   start_step = int(state.step)
   state = parallel.replicate(state, mesh)
