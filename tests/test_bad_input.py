@@ -2,7 +2,6 @@
 already written stays as it was."""
 
 import hashlib
-import json
 import os
 import re
 import subprocess
@@ -19,7 +18,7 @@ from experiments import gan_grid
 from gan_jax import evaluate
 from gan_jax.config import validate
 from gan_jax.data.images import ImageDataset
-from gan_jax.errors import CheckpointError, ConfigError, DataError, WorkdirError
+from gan_jax.errors import ConfigError, DataError, WorkdirError
 from gan_jax.metrics import evaluators
 from gan_jax.train import train_and_evaluate
 from test_train import read_state, resume_config

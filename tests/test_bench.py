@@ -36,3 +36,15 @@ def test_bad_input_is_one_error_line(args, message):
   assert 'Traceback' not in result.stderr, result.stderr
   error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert len(error_lines) == 1 and message in error_lines[0], result.stderr[-2000:]
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--seeds', '0,one'], "error: --seeds: expected comma-separated integers, got '0,one'"),
+    (['--rows', 'demo,no_r2'], "error: --rows: unknown ['no_r2']"),
+])
+def test_demo_recipe_bad_input_is_one_error_line(args, message):
+  result = subprocess.run([sys.executable, 'bench/demo_recipe.py', *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode != 0 and 'Traceback' not in result.stderr, result.stderr
+  error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert len(error_lines) == 1 and error_lines[0].startswith(message), result.stderr[-2000:]

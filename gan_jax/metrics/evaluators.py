@@ -18,7 +18,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from gan_jax import parallel
-from gan_jax.errors import ConfigError, EvalConfigError
+from gan_jax.errors import EvalConfigError
 from gan_jax.fileutil import save_npz
 from gan_jax.metrics import classifier, inception, scores
 from gan_jax.metrics.extractors import EXTRACTORS, Extractor, get_extractor

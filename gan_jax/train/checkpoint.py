@@ -33,17 +33,6 @@ def _drop_closed_loop_reports() -> None:
   sys.unraisablehook = hook
 
 
-def set_aside_after(directory: str, step: int, aside: str) -> list[int]:
-  """Moves the checkpoints in `directory` of steps after `step` into `aside`, so that a run can
-  resume from `step` without deleting anything; returns the steps moved."""
-  later = sorted(int(name) for name in os.listdir(directory) if name.isdigit() and int(name) > step)
-  if later:
-    os.makedirs(aside, exist_ok=True)
-  for s in later:
-    os.rename(os.path.join(directory, str(s)), os.path.join(aside, str(s)))
-  return later
-
-
 class Checkpointer:
   """Saves and restores `GANState` in `directory` with an orbax `CheckpointManager`."""
 

@@ -18,7 +18,7 @@ from gan_jax import data, figures, metrics, models, parallel
 from gan_jax.config import check_devices, validate
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
-from gan_jax.train.checkpoint import Checkpointer, set_aside_after
+from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.state import GANState, apply_model, create_state, param_count
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import JsonlWriter
@@ -124,10 +124,12 @@ def _set_aside_after(workdir: str, checkpoint_dir: str, step: int) -> None:
   if step not in steps:
     raise ConfigError(f'config.resume_step: no checkpoint {step} in {checkpoint_dir}; saved steps: '
                       f'{steps}')
-  moved = set_aside_after(checkpoint_dir, step, os.path.join(aside, 'checkpoints'))
+  moved = [s for s in steps if s > step]
+  os.makedirs(os.path.join(aside, 'checkpoints'))
+  for s in moved:
+    os.rename(os.path.join(checkpoint_dir, str(s)), os.path.join(aside, 'checkpoints', str(s)))
   jsonl_path = os.path.join(workdir, 'metrics.jsonl')
   if os.path.exists(jsonl_path):  # The resumed run rewrites the rows after `step`.
-    os.makedirs(aside, exist_ok=True)
     shutil.copy2(jsonl_path, os.path.join(aside, 'metrics.jsonl'))
   logging.warning('Resuming from checkpoint %d; checkpoints %s moved to %s.', step, moved, aside)
 
