@@ -179,8 +179,12 @@ CASES = {  # name -> (config, devices)
     'minimax': (toy_config(loss='minimax'), 2),
     'hinge,pack=2': (toy_config(loss='hinge', pack=2), 2),
     'least_squares': (toy_config(loss='least_squares'), 1),
-    # Leaky ReLU: with maxout, near-ties in the penalty's second-order gradient leave some
-    # gradients at 0 or ~1e-9 by summation order alone, and Adam scales both to +-lr or 0.
+    # One device. A hidden unit on the same side of its activation's kink for every example
+    # has a bias gradient of exactly 0 under WGAN-GP (the critic's two means cancel, and the
+    # penalty is piecewise constant in biases); float32 leaves +-1e-9 whose sign depends on the
+    # summation order, which the device count changes, and Adam (eps 1e-8) turns that into an
+    # update of up to lr/2 either way (measured: mu -7e-10 vs +2e-10, bias +5.4e-4 vs -1.7e-4).
+    # Leaky ReLU, since maxout's near-ties do the same for weights as well.
     'wasserstein,gp,pack=2,n_critic=2': (toy_config(
         loss='wasserstein', gp_weight=10.0, pack=2, n_critic=2,
         **{'discriminator.activation': 'leaky_relu'}), 1),

@@ -54,7 +54,8 @@ def resume_config():
 
 def read_state(workdir, config, step):
   dataset = data.build(config)
-  template = create_state(config, *models.build(config, dataset.shape), dataset.shape)
+  networks = models.build(config, dataset.shape, dataset.num_classes)
+  template = create_state(config, *networks, dataset.shape)
   checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=3)
   state = checkpointer.restore(template, step)
   checkpointer.close()
@@ -82,6 +83,61 @@ def test_resume_gives_the_same_run(tmp_path):
   rows_resumed = drop(read_jsonl(os.path.join(resumed, 'metrics.jsonl')))
   assert [r['step'] for r in rows_resumed] == [1, 2, 3, 4, 5, 6]
   assert rows_full == rows_resumed
+
+
+def test_interrupted_image_run_resumes_exactly(tmp_path, tfds_dir, monkeypatch):
+  """cgan_cifar:runlocal carries every kind of state: conditional BatchNorm statistics, spectral
+  norm's vectors, the linear schedule's count, the EMA generator, evaluators and the best
+  checkpoint. Stopped while step 6 runs, and resumed from checkpoint 4, it ends as one run does."""
+  from experiments import cgan_cifar
+  from gan_jax.train import loop
+  config = cgan_cifar.get_config('runlocal')
+  config.dataset.data_dir = tfds_dir
+  config.num_steps = 8
+  config.log_every = 1
+  config.checkpoint_every = config.eval_every = 2
+  for entry in config.evals.values():
+    entry.every = 2
+  full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
+  train_and_evaluate(config, full)
+
+  real_make_train_step = loop.make_train_step
+
+  def stopping_at_step_6(*args):
+    train_step = real_make_train_step(*args)
+    def step(state, batch):
+      if int(state.step) == 5:
+        raise KeyboardInterrupt  # A preemption: steps 1-5 logged, checkpoint 4 the latest.
+      return train_step(state, batch)
+    return step
+  monkeypatch.setattr(loop, 'make_train_step', stopping_at_step_6)
+  with pytest.raises(KeyboardInterrupt):
+    train_and_evaluate(config, resumed)
+  assert sorted(map(int, os.listdir(os.path.join(resumed, 'checkpoints')))) == [2, 4]
+  assert [r['step'] for r in read_jsonl(os.path.join(resumed, 'metrics.jsonl'))] == [1, 2, 3, 4, 5]
+  monkeypatch.setattr(loop, 'make_train_step', real_make_train_step)
+  train_and_evaluate(config, resumed)
+
+  a, b = read_state(full, config, 8), read_state(resumed, config, 8)
+  paths = lambda tree: [jax.tree_util.keystr(p) for p, _ in jax.tree.leaves_with_path(tree)]
+  assert paths(a) == paths(b)
+  assert any(p.endswith("/u']") for p in paths(a.d_batch_stats))  # Spectral norm's vectors.
+  assert any(p.endswith("['mean']") for p in paths(a.g_batch_stats))  # BatchNorm's statistics.
+  for path, x, y in zip(paths(a), jax.tree.leaves(a), jax.tree.leaves(b)):
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      x, y = jax.random.key_data(x), jax.random.key_data(y)
+    np.testing.assert_array_equal(x, y, err_msg=path)
+  drop = lambda rows: [{k: v for k, v in r.items() if k not in ('steps_per_sec', 'uptime')}
+                       for r in rows]
+  rows_full = drop(read_jsonl(os.path.join(full, 'metrics.jsonl')))
+  rows_resumed = drop(read_jsonl(os.path.join(resumed, 'metrics.jsonl')))
+  assert [r['step'] for r in rows_resumed] == list(range(1, 9))
+  assert rows_resumed == rows_full
+  assert {'eval/fd_cifar10_cnn', 'eval/is_cifar10_cnn'} <= rows_full[-1].keys()
+  with open(os.path.join(full, 'best.json')) as f, open(os.path.join(resumed, 'best.json')) as g:
+    best = json.load(f)
+    assert json.load(g) == best
+  assert os.listdir(os.path.join(resumed, 'best')) == [str(best['step'])]
 
 
 def test_completed_run_is_not_repeated(tmp_path):
