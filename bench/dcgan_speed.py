@@ -95,12 +95,13 @@ def jax_worker(size: int, xla_default: bool = False) -> None:
   c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.5, d_b1=0.5)
   shape = (size, size, 3)
   generator, discriminator = models.build(c, shape)
+  nets = models.Networks({'g': generator}, {'d': discriminator}, {'x': shape})
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
-  state = parallel.replicate(create_state(c, generator, discriminator, shape), mesh)
+  state = parallel.replicate(create_state(c, nets), mesh)
   rng = np.random.default_rng(0)
   batch = parallel.shard_batch(
       {'x': rng.uniform(-1, 1, (1, 64, *shape)).astype(np.float32)}, mesh)
-  step = make_train_step(c, generator, discriminator, mesh)
+  step = make_train_step(c, nets, mesh)
   start = time.perf_counter()
   compiled = step.lower(state, batch).compile()
   compile_seconds = time.perf_counter() - start

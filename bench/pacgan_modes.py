@@ -26,10 +26,10 @@ import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 
 from experiments.gan_ring import toy_config  # noqa: E402
-from gan_jax import data, metrics, models  # noqa: E402
-from gan_jax.train.loop import make_sampler  # noqa: E402
+from gan_jax import data, metrics  # noqa: E402
+from gan_jax.train.families import noise  # noqa: E402
+from gan_jax.train.samplers import make_preview_sampler  # noqa: E402
 from gan_jax.train.state import create_state  # noqa: E402
-from gan_jax.train.step import gan_update  # noqa: E402
 
 # (epochs of the 100,000-point training set, seeds, packs).
 PROTOCOLS = {
@@ -57,13 +57,11 @@ def run_cell(dataset_name: str, pack: int, seeds: list[int], epochs: float,
     seed_config = config.copy_and_resolve_references()
     seed_config.seed = seed
     datasets.append(data.build(seed_config))
-  generator, discriminator = models.build(config, datasets[0].shape)
+  nets = noise.networks(config, datasets[0])
   keys = jax.vmap(jax.random.key)(np.array(seeds))
-  states = jax.jit(jax.vmap(
-      lambda k: create_state(config, generator, discriminator, datasets[0].shape, k)))(keys)
+  states = jax.jit(jax.vmap(lambda k: create_state(config, nets, k)))(keys)
 
-  step = functools.partial(gan_update, config=config, generator=generator,
-                           discriminator=discriminator, axis_name=None)
+  step = functools.partial(noise.update, config=config, nets=nets, axis_name=None)
 
   @functools.partial(jax.jit, donate_argnums=0)
   def run_chunk(states, batches):  # batches['x']: [chunk, seeds, n_critic, samples, 2]
@@ -91,8 +89,8 @@ def run_cell(dataset_name: str, pack: int, seeds: list[int], epochs: float,
   for i, seed in enumerate(seeds):
     seed_config = config.copy_and_resolve_references()
     seed_config.seed = seed
-    sample = make_sampler(seed_config, generator, config.eval.num_samples)
-    params = jax.tree.map(lambda x: x[i], states.g_ema_params)
+    sample = make_preview_sampler(seed_config, nets.generators['g'], config.eval.num_samples)
+    params = jax.tree.map(lambda x: x[i], states.g_ema_params['g'])
     samples = np.asarray(sample(params, {}))
     scores.append(metrics.mode_metrics(samples, centers, std))
   return {

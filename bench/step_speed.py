@@ -51,14 +51,15 @@ def data_shape(config) -> tuple[tuple[int, ...], int]:
 def time_step(config, iters: int) -> dict:
   shape, num_classes = data_shape(config)
   generator, discriminator = models.build(config, shape, num_classes)
+  nets = models.Networks({'g': generator}, {'d': discriminator}, {'x': shape})
   mesh = parallel.make_mesh()
-  state = parallel.replicate(create_state(config, generator, discriminator, shape), mesh)
+  state = parallel.replicate(create_state(config, nets), mesh)
   rng = np.random.default_rng(0)
   steps = config.n_critic  # One real batch per critic update, as the input pipeline gives.
   local = {'x': rng.uniform(-1, 1, (steps, config.batch_size, *shape)).astype(np.float32),
            'label': rng.integers(0, max(num_classes, 1), (steps, config.batch_size))}
   batch = parallel.shard_batch(local, mesh)
-  step = make_train_step(config, generator, discriminator, mesh)
+  step = make_train_step(config, nets, mesh)
   start = time.perf_counter()
   compiled = step.lower(state, batch).compile()
   compile_seconds = time.perf_counter() - start

@@ -9,12 +9,13 @@ linear learning-rate decay. Samples come from the EMA generator.
 Variants: `runlocal` (seconds), `seed=N`.
 """
 
-from experiments.sngan_cifar import sngan_cifar_config
+from experiments.common import parse_arg
+from experiments.sngan_cifar import VARIANTS, sngan_cifar_config
 
 
 def get_config(arg: str | None = None):
   c = sngan_cifar_config(arg, conditional=True)
-  if 'runlocal' not in (arg or ''):  # The conditional setup trains twice as long.
+  if not parse_arg(arg, **VARIANTS).runlocal:  # The conditional setup trains twice as long.
     c.num_steps = 100_000
     c.eval_every = c.checkpoint_every = 10_000
     # The paper's intra-FID: 5,000 samples per class against that class's 5,000 training images.

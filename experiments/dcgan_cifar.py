@@ -8,13 +8,13 @@ Variants: those of dcgan_mnist.py: `runlocal`, `conditional`, `acgan`, `seed=N`.
 """
 
 from experiments import dcgan_mnist
-from gan_jax.config import set_evals
+from experiments.common import parse_arg, set_evals
 
 
 def get_config(arg: str | None = None):
   c = dcgan_mnist.get_config(arg)
   c.dataset.name = 'cifar10'
-  runlocal = 'runlocal' in (arg or '')
+  runlocal = parse_arg(arg, **dcgan_mnist.VARIANTS).runlocal
   if not runlocal:
     c.num_steps = 50_000
     c.eval_every = c.checkpoint_every = 5000

@@ -8,11 +8,14 @@ Variants: `runlocal` (seconds), `conditional` (label concatenated, Mirza & Osind
 `acgan` (auxiliary classifier, Odena et al. 2017).
 """
 
-from gan_jax.config import base_config, parse_arg, set_evals, shrink_for_runlocal
+from experiments.common import parse_arg, set_evals, shrink_for_runlocal
+from gan_jax.config import base_config
+
+VARIANTS = dict(runlocal=False, conditional=False, acgan=False, seed=0)
 
 
 def get_config(arg: str | None = None):
-  arg = parse_arg(arg, runlocal=False, conditional=False, acgan=False, seed=0)
+  arg = parse_arg(arg, **VARIANTS)
   c = base_config()
   c.seed = arg.seed
   c.dataset.name = 'mnist'

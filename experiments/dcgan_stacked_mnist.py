@@ -8,7 +8,8 @@ KL 0.06. Modes are counted by classifying each channel with gan_jax's MNIST clas
 Variants: `runlocal` (seconds), `pack=N` (PacDCGAN), `seed=N`.
 """
 
-from gan_jax.config import base_config, parse_arg, shrink_for_runlocal
+from experiments.common import parse_arg, shrink_for_runlocal
+from gan_jax.config import base_config
 
 
 def get_config(arg: str | None = None):

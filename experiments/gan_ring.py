@@ -7,7 +7,8 @@ Variants (comma-separated): `pack=N` (PacGAN-N), `seed=N`, `runlocal` (seconds),
 that learns in half a minute; see `demo_recipe`).
 """
 
-from gan_jax.config import base_config, parse_arg
+from experiments.common import parse_arg
+from gan_jax.config import base_config
 
 
 def toy_config(dataset: str, arg: str | None):

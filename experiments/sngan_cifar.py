@@ -8,12 +8,15 @@ generator updates, linear decay.
 Variants: `runlocal` (seconds), `seed=N`.
 """
 
-from gan_jax.config import base_config, parse_arg, set_evals, shrink_for_runlocal
+from experiments.common import parse_arg, set_evals, shrink_for_runlocal
+from gan_jax.config import base_config
+
+VARIANTS = dict(runlocal=False, seed=0)
 
 
 def sngan_cifar_config(arg: str | None, conditional: bool):
   """The SNGAN CIFAR-10 setup; with `conditional`, the projection cGAN (used by cgan_cifar.py)."""
-  arg = parse_arg(arg, runlocal=False, seed=0)
+  arg = parse_arg(arg, **VARIANTS)
   c = base_config()
   c.seed = arg.seed
   c.dataset.name = 'cifar10'

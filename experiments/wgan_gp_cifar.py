@@ -8,7 +8,8 @@ linear decay, 128 channels in both networks. Written as its differences from the
 Variants: `runlocal` (seconds), `seed=N`.
 """
 
-from experiments.sngan_cifar import sngan_cifar_config
+from experiments.common import parse_arg
+from experiments.sngan_cifar import VARIANTS, sngan_cifar_config
 
 
 def get_config(arg: str | None = None):
@@ -16,7 +17,7 @@ def get_config(arg: str | None = None):
   c.loss = 'wasserstein'
   c.gp_weight = 10.0
   c.discriminator.spectral_norm = False
-  if 'runlocal' not in (arg or ''):
+  if not parse_arg(arg, **VARIANTS).runlocal:
     c.generator.ch = 128
     c.num_steps = 100_000
     c.eval_every = c.checkpoint_every = 10_000

@@ -1,4 +1,4 @@
-"""The config schema every experiment starts from, `get_config(arg)` parsing, and validation."""
+"""The config schema every experiment starts from, and its validation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 
 import ml_collections
 
+from gan_jax import data, losses, models
 from gan_jax.errors import ConfigError
+from gan_jax.metrics import evaluators, modes
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -19,6 +21,7 @@ def base_config() -> ml_collections.ConfigDict:
   `name`, checked against that module by `validate`.
   """
   c = ml_collections.ConfigDict()
+  c.family = 'noise'                 # noise (noise -> image) or paired (pix2pix); train/families
   c.seed = 0
   c.num_steps = 1000                 # generator updates
   c.batch_size = 64                  # global; discriminator examples per update (packs of `pack`)
@@ -29,6 +32,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.gp_weight = 0.0                  # WGAN-GP gradient penalty
   c.r1_weight = 0.0                  # R1 penalty on real data
   c.aux_weight = 1.0                 # AC-GAN: weight of the class-prediction loss
+  c.l1_weight = 100.0                # paired: weight of the L1 distance to the target (pix2pix)
+  c.adversarial_weight = 1.0         # paired: weight of the adversarial term (0: L1 only)
   c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
   c.sync_batch_norm = False          # batch statistics over the global batch, not per device
 
@@ -39,6 +44,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.dataset.data_dir = ''            # tfds data directory ('' = tfds's default)
   c.dataset.image_size = 0           # resize images to this square size (0 = as stored)
   c.dataset.download = True          # let tfds download a dataset that is not prepared
+  c.dataset.source = ''              # paired proxies: edges, grey or lowres sources of each image
+  c.dataset.scale = 4                # lowres: the downsampling factor
+  c.dataset.test_split = 'test'      # translation: the held-out pairs of figures and evaluators
 
   c.generator = ml_collections.ConfigDict({'name': 'mlp'})
   c.discriminator = ml_collections.ConfigDict({'name': 'mlp'})
@@ -68,61 +76,6 @@ def base_config() -> ml_collections.ConfigDict:
   c.resume_step = 0                  # 0: resume from the latest checkpoint; N: from checkpoint N,
                                      # moving later ones to workdir/set_aside/ (nothing is deleted)
   return c
-
-
-def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
-  """Parses a config-file argument, `"runlocal,pack=2"`, typed by `defaults`.
-
-  A bare name sets a boolean to True. A name not in `defaults` is an error.
-  """
-  out = ml_collections.ConfigDict(defaults)
-  for item in filter(None, (arg or '').split(',')):
-    key, _, value = item.partition('=')
-    if key not in defaults:
-      raise ConfigError(f"config argument '{key}': unknown; known: {sorted(defaults)}")
-    default = defaults[key]
-    if not _:
-      if not isinstance(default, bool):
-        raise ConfigError(f"config argument '{key}' needs a value: {key}=...")
-      out[key] = True
-    elif isinstance(default, bool):
-      out[key] = value.lower() in ('1', 'true', 'yes')
-    else:
-      try:
-        out[key] = type(default)(value)
-      except ValueError:
-        raise ConfigError(
-            f"config argument '{key}={value}': expected {type(default).__name__}") from None
-  return out
-
-
-def set_evals(c: ml_collections.ConfigDict, extractor: str, num_samples: int = 10_000,
-              is_samples: int = 50_000) -> None:
-  """The evaluators of an image experiment: Fréchet distance and Inception(-like) score every
-  `eval_every` steps against the whole training split, keeping the best checkpoint by the
-  Fréchet distance. With `extractor='inception'`: FID and IS, the published protocol."""
-  from gan_jax.metrics.evaluators import metric_keys
-  every = c.get_ref('eval_every')  # Follows later changes of eval_every, command line included.
-  c.evals = ml_collections.ConfigDict()
-  c.evals.fd = dict(metric='fd', every=every, num_samples=num_samples, extractor=extractor)
-  c.evals['is'] = dict(metric='is', every=every, num_samples=is_samples, extractor=extractor)
-  c.eval.best_metric = metric_keys('fd', extractor)[0]
-
-
-def shrink_for_runlocal(c: ml_collections.ConfigDict, num_steps: int = 4) -> None:
-  """The `:runlocal` variant of an image experiment: a slice of the data, tiny models, a few
-  steps, every output written. Runs in seconds on a CPU."""
-  c.dataset.split = 'train[:256]'
-  c.batch_size = 8
-  c.n_critic = min(c.n_critic, 2)  # Still a loop of critic updates; each one adds compile time.
-  c.num_steps = num_steps
-  c.log_every = 2
-  c.eval_every = c.checkpoint_every = num_steps
-  for model in (c.generator, c.discriminator):
-    if 'ch' in model:
-      model.ch = 8
-  if 'fd' in c.evals:  # Offline: the dataset's own classifier instead of the Inception.
-    set_evals(c, f'{c.dataset.name}_cnn', num_samples=64, is_samples=64)
 
 
 def _check_type(path: str, value: Any, expected: Any) -> None:
@@ -209,11 +162,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
   Runs before anything is built or compiled, so a typo costs seconds, not a compile.
   """
-  from gan_jax import data, losses, models  # Registries; imported here to avoid a cycle.
-  from gan_jax.metrics import evaluators, modes
-
+  from gan_jax.train import families  # Here: the trainer imports this module.
   _check_fields('', config, base_config())
   _check_finite('', config)
+  families.get(config.family).check(config)
   known = {k for e in evaluators.entries(config).values()
            for k in evaluators.metric_keys(e.metric, e.extractor)}
   if config.dataset.name in data.TOY_DATASETS:
@@ -227,7 +179,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.optim.schedule not in ('constant', 'linear'):
     raise ConfigError(f"config.optim.schedule: {config.optim.schedule!r}; use 'constant' or 'linear'")
   name = config.dataset.name
-  if name not in data.TOY_DATASETS + (data.STACKED_MNIST,) and not name.startswith('folder:'):
+  if config.dataset.source and config.dataset.source not in data.SOURCES:
+    raise ConfigError(f'config.dataset.source: unknown {config.dataset.source!r}; known: '
+                      f'{data.SOURCES} (or empty: no pairs)')
+  if name not in data.TOY_DATASETS + (data.STACKED_MNIST,) and not name.startswith(
+      ('folder:', data.PAIRED_FOLDER)):
     import tensorflow_datasets as tfds
     try:
       tfds.builder_cls(name.split(':')[0].split('/')[0])
@@ -241,9 +197,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
                       f'got {config.resume_step}')
   _positive(config, 'num_steps', 'batch_size', 'n_critic', 'pack', 'latent_dim', 'log_every',
             'eval_every', 'checkpoint_every', 'keep_checkpoints', 'eval.num_samples',
-            'dataset.num_train', 'optim.g_lr', 'optim.d_lr')
+            'dataset.num_train', 'dataset.scale', 'optim.g_lr', 'optim.d_lr')
   for path, value in (('gp_weight', config.gp_weight), ('r1_weight', config.r1_weight),
-                      ('aux_weight', config.aux_weight),
+                      ('aux_weight', config.aux_weight), ('l1_weight', config.l1_weight),
+                      ('adversarial_weight', config.adversarial_weight),
                       ('dataset.image_size', config.dataset.image_size)):
     if value < 0:
       raise ConfigError(f'config.{path}: must be >= 0, got {value}')

@@ -15,7 +15,6 @@ import sys
 
 import jax
 import ml_collections
-import numpy as np
 
 from gan_jax import data, models, parallel
 from gan_jax.config import validate
@@ -23,6 +22,8 @@ from gan_jax.errors import CheckpointError, DataError, EvaluateError, MetricInpu
 from gan_jax.metrics import evaluators
 from gan_jax.metrics.extractors import EXTRACTORS
 from gan_jax.train.checkpoint import Checkpointer
+from gan_jax.train import families
+from gan_jax.train.samplers import EvaluatorSampler
 from gan_jax.train.state import create_state
 
 
@@ -66,11 +67,11 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   validate(config)  # Metric names, extractor, sample counts.
 
   dataset = data.build(config)
-  generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
-  conditional = models.is_conditional(generator)
+  nets = families.get(config.family).networks(config, dataset)
+  conditional = models.is_conditional(nets.generators['g'])
   evaluators.check(config, True, conditional or bool(real), dataset.num_classes, dataset.shape)
   mesh = parallel.make_mesh()
-  quality = evaluators.Evaluators(config, generator, dataset.num_classes, mesh, conditional)
+  quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
   results, texts = {}, {}
   if real:
     try:
@@ -89,7 +90,7 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
     raise EvaluateError(f'{checkpointer.directory}: no checkpoints')
   if step is not None and step not in steps:
     raise EvaluateError(f'--step {step}: no such checkpoint; saved steps: {steps}')
-  state = create_state(config, generator, discriminator, dataset.shape)
+  state = create_state(config, nets)
   try:
     state = parallel.replicate(checkpointer.restore(state, step), mesh)
   except CheckpointError as e:
@@ -98,7 +99,9 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
     raise CheckpointError(f'{e}: evaluate it with --step {e.intact_step}') from None
   finally:
     checkpointer.close()
-  results, texts = quality(state, list(quality.entries))
+  sampler = EvaluatorSampler(config, nets.generators['g'], dataset.num_classes, mesh)
+  results, texts = quality(sampler(state), list(quality.entries),
+                           f'samples of the EMA generator at step {int(state.step)}')
   return int(state.step), results, texts
 
 

@@ -42,3 +42,20 @@ def image_grid(images: np.ndarray, rows: int, pad: int = 2) -> np.ndarray:
 
 def save_png(path: str, image: np.ndarray) -> None:
   plt.imsave(path, image)
+
+
+def translation_rows(sources: np.ndarray, outputs: np.ndarray, targets: np.ndarray,
+                     columns: int = 2) -> np.ndarray:
+  """Rows of source | output | target (each in [-1, 1]), `columns` triples per row; grey
+  images shown in RGB, smaller sources (super-resolution) enlarged by pixel repetition."""
+  h, w, c = targets.shape[1:]
+  if sources.shape[1] != h:
+    factor = h // sources.shape[1]
+    sources = sources.repeat(factor, axis=1).repeat(factor, axis=2)
+  to_rgb = lambda x: np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 and c == 3 else x
+  sources = to_rgb(sources)
+  if sources.shape[-1] != c:  # e.g. a colour source for a grey target: show its luma.
+    sources = sources.mean(axis=-1, keepdims=True)
+  n = len(targets) // columns * columns
+  triples = np.stack([sources[:n], outputs[:n], targets[:n]], axis=1)  # [n, 3, H, W, C]
+  return image_grid(triples.reshape(-1, h, w, c), n // columns)

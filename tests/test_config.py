@@ -8,7 +8,8 @@ import pytest
 
 from conftest import ROOT
 from experiments import gan_grid, gan_ring
-from gan_jax.config import ConfigError, check_devices, parse_arg, validate
+from experiments.common import parse_arg
+from gan_jax.config import ConfigError, check_devices, validate
 
 
 def test_parse_arg():

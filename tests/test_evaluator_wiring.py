@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from experiments import dcgan_mnist
-from gan_jax import models, parallel
+from gan_jax import parallel
 from gan_jax.config import validate
 from gan_jax.data.images import load_tfds
 from gan_jax.metrics import classifier, evaluators, extractors, scores
+from gan_jax.train.families import noise
+from gan_jax.train.samplers import EvaluatorSampler
 from gan_jax.train.state import create_state
 
 REAL_SPLIT = 'train[:240]'
@@ -35,7 +37,7 @@ def wiring(tfds_dir, tmp_path_factory):
   c.evals = {m: dict(metric=m, extractor='mnist_cnn', real_split=REAL_SPLIT) for m in METRICS}
   validate(c)
   mesh = parallel.make_mesh()
-  quality = evaluators.Evaluators(c, None, 10, mesh, True)
+  quality = evaluators.Evaluators(c, 10, mesh)
   fake, fake_labels = _images(tfds_dir, 'test[:200]')
   fake = np.roll(fake, 2, axis=2)  # Another distribution than the reference's.
   real, real_labels = _images(tfds_dir, REAL_SPLIT)
@@ -118,18 +120,26 @@ def test_stacked_mnist_classifies_each_channel(wiring):
   assert logged['eval/stacked_modes'] > 100
 
 
-def test_the_ema_generator_is_scored(wiring, tfds_dir):
+def test_the_ema_generator_is_scored(wiring):
   w = wiring
   c = w['config'].copy_and_resolve_references()
   c.evals = {'fd': dict(metric='fd', extractor='mnist_cnn', real_split=REAL_SPLIT, num_samples=64)}
-  generator, discriminator = models.build(c, (28, 28, 1), 10)
-  quality = evaluators.Evaluators(c, generator, 10, w['mesh'], True)
-  state = create_state(c, generator, discriminator, (28, 28, 1))
-  other = create_state(c, generator, discriminator, (28, 28, 1), key=jax.random.key(7))
-  scored = quality(state, ['fd'])[0]['eval/fd_mnist_cnn']
+  quality = evaluators.Evaluators(c, 10, w['mesh'])
+  nets = noise.networks(c, RandomImages)
+  sampler = EvaluatorSampler(c, nets.generators['g'], 10, w['mesh'])
+  state = create_state(c, nets)
+  other = create_state(c, nets, key=jax.random.key(7))
+  fd = lambda s: quality(sampler(s), ['fd'], 'samples')[0]['eval/fd_mnist_cnn']
+  scored = fd(state)
   # The training generator's parameters are not what is scored; the EMA generator's are.
-  assert quality(state.replace(g_params=other.g_params), ['fd'])[0]['eval/fd_mnist_cnn'] == scored
-  assert quality(state.replace(g_ema_params=other.g_ema_params), ['fd'])[0][
-      'eval/fd_mnist_cnn'] != pytest.approx(scored, rel=1e-3)
+  assert fd(state.replace(g_params=other.g_params)) == scored
+  assert fd(state.replace(g_ema_params=other.g_ema_params)) != pytest.approx(scored, rel=1e-3)
   # The same latents at every call: one score for one generator.
-  assert quality(state, ['fd'])[0]['eval/fd_mnist_cnn'] == scored
+  assert fd(state) == scored
+  # Conditional samples: every class equally often, in the order of the labels returned.
+  images, labels = sampler(state)('fd', 30)
+  assert images.shape == (30, 28, 28, 1) and list(labels) == [i % 10 for i in range(30)]
+
+
+class RandomImages:
+  shape, num_classes = (28, 28, 1), 10

@@ -116,7 +116,7 @@ def test_real_split_against_itself_is_zero_and_statistics_are_cached(tfds_dir, t
   c = _config(tfds_dir, fd=dict(metric='fd', extractor='mnist_cnn'),
               pr=dict(metric='pr', extractor='mnist_cnn'))
   c.eval.cache_dir = str(tmp_path)
-  quality = evaluators.Evaluators(c, None, 10, parallel.make_mesh(), True)
+  quality = evaluators.Evaluators(c, 10, parallel.make_mesh())
   images, labels, source = evaluators.real_data(c, 'train[:256]', 0)
   scalars, texts = quality.score('fd', images, labels, f'real images of {source}')
   assert abs(scalars['eval/fd_mnist_cnn']) < 1e-6
@@ -146,7 +146,7 @@ def test_stacked_mnist_modes_count_digit_triples():
 def test_classification_accuracy_score_trains_on_samples_and_tests_on_real(tfds_dir):
   c = _config(tfds_dir, cas=dict(metric='cas', num_samples=512, extractor='mnist_cnn',
                                  real_split='test[:500]'))
-  quality = evaluators.Evaluators(c, None, 10, None, True)
+  quality = evaluators.Evaluators(c, 10, None)
   images, labels, _ = evaluators.real_data(c, 'train[:512]', 0)
   scalars, texts = quality.score('cas', images, labels, 'real images standing in for samples')
   assert scalars['eval/cas'] > 0.35  # 40 steps on real data: well above chance (0.1).

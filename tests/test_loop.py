@@ -6,11 +6,12 @@ import os
 import numpy as np
 import pytest
 
-from gan_jax import data, models
+from gan_jax import data
 from gan_jax.config import validate
 from gan_jax.metrics import evaluators, modes
 from gan_jax.train import loop, train_and_evaluate
 from gan_jax.train.loop import BestCheckpoint
+from gan_jax.train.families import noise
 from gan_jax.train.state import create_state
 from test_train import resume_config
 
@@ -47,6 +48,8 @@ DIRECTIONS = {
     'recall': False, 'recall_mnist_cnn': False, 'density': False, 'density_mnist_cnn': False,
     'coverage': False, 'coverage_mnist_cnn': False, 'cas': False, 'stacked_modes': False,
     'modes_covered': False, 'high_quality_fraction': False,
+    'psnr': False, 'psnr_y': False, 'ssim': False, 'ssim_y': False, 'accuracy': False,
+    'accuracy_mnist_cnn': False,
 }
 
 
@@ -69,7 +72,7 @@ def test_every_metric_key_has_its_direction():
 def test_best_checkpoint_keeps_the_best_step(tmp_path, metric, values, best_step):
   config = resume_config()
   dataset = data.build(config)
-  state = create_state(config, *models.build(config, dataset.shape), dataset.shape)
+  state = create_state(config, noise.networks(config, dataset))
   best = BestCheckpoint(str(tmp_path), metric)
   for step, value in enumerate(values, start=1):
     best.update(step, state.replace(step=np.int32(step)), {f'eval/{metric}': value, 'other': 0.0})

@@ -11,6 +11,7 @@ from jax.sharding import Mesh
 
 from experiments import dcgan_mnist, gan_grid
 from gan_jax import data, models, parallel
+from gan_jax.train.families import noise
 from gan_jax.train.state import create_state
 from gan_jax.train.step import make_train_step
 
@@ -76,17 +77,18 @@ def reference_step(config, generator, discriminator, state, batch):
   def logits_and_classes(out):
     return out if isinstance(out, tuple) else (out, None)
 
-  d_params, d_opt, d_stats = state.d_params, state.d_opt_state, state.d_batch_stats
+  # Networks are named per side ({'g': ...}, {'d': ...}); each side has one optimizer state.
+  d_params, d_opt, d_stats = state.d_params, state.d_opt_state, state.d_batch_stats['d']
   for i in range(config.n_critic):
     critic_key = jax.random.fold_in(step_key, i)
     z, fake_labels = draw(critic_key)
-    fake_x, g_stats = run(generator, state.g_params, state.g_batch_stats, z, fake_labels)
+    fake_x, g_stats = run(generator, state.g_params['g'], state.g_batch_stats['g'], z, fake_labels)
     real_x = batch['x'][i]
     real_labels = batch['label'][i] if conditional else None
 
     def d_objective(params):
-      real_out, stats = run(discriminator, params, d_stats, packed(real_x, k), real_labels)
-      fake_out, stats = run(discriminator, params, stats, packed(fake_x, k), fake_labels)
+      real_out, stats = run(discriminator, params['d'], d_stats, packed(real_x, k), real_labels)
+      fake_out, stats = run(discriminator, params['d'], stats, packed(fake_x, k), fake_labels)
       (real_logits, real_classes), (fake_logits, fake_classes) = map(
           logits_and_classes, (real_out, fake_out))
       adversarial = d_loss_of(real_logits, fake_logits)
@@ -98,7 +100,7 @@ def reference_step(config, generator, discriminator, state, batch):
                                    cross_entropy(fake_classes, fake_labels))
         metrics['d_real_class_accuracy'] = jnp.mean(jnp.argmax(real_classes, -1) == real_labels)
         total += config.aux_weight * metrics['d_class_loss']
-      critic = lambda x: logits_and_classes(run(discriminator, params, stats, x, real_labels,
+      critic = lambda x: logits_and_classes(run(discriminator, params['d'], stats, x, real_labels,
                                                 train=False)[0])[0]
       grad_norms = lambda x: jnp.sqrt(jnp.sum(jax.grad(lambda x: jnp.sum(critic(x)))(x) ** 2,
                                               axis=tuple(range(1, x.ndim))))
@@ -121,8 +123,8 @@ def reference_step(config, generator, discriminator, state, batch):
     d_metrics['d_grad_norm'] = optax.tree.norm(grads)
 
   def g_objective(params):  # On the fakes of the last critic update, through the new critic.
-    fake_x, _ = run(generator, params, state.g_batch_stats, z, fake_labels)
-    out, _ = run(discriminator, d_params, d_stats, packed(fake_x, k), fake_labels)
+    fake_x, _ = run(generator, params['g'], state.g_batch_stats['g'], z, fake_labels)
+    out, _ = run(discriminator, d_params['d'], d_stats, packed(fake_x, k), fake_labels)
     logits, classes = logits_and_classes(out)
     loss = g_loss_of(logits)
     if classes is not None:
@@ -135,7 +137,7 @@ def reference_step(config, generator, discriminator, state, batch):
   decay = jnp.minimum(config.ema_decay, (1.0 + state.step) / (10.0 + state.step))
   g_ema = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, state.g_ema_params, g_params)
   new = dict(g_params=g_params, d_params=d_params, g_ema_params=g_ema, g_opt_state=g_opt,
-             d_opt_state=d_opt, g_batch_stats=g_stats, d_batch_stats=d_stats)
+             d_opt_state=d_opt, g_batch_stats={'g': g_stats}, d_batch_stats={'d': d_stats})
   return new, {**d_metrics, 'g_loss': g_loss, 'g_grad_norm': optax.tree.norm(g_grads)}
 
 
@@ -202,11 +204,12 @@ def test_train_step_equals_the_reference(case):
   mesh = Mesh(np.array(jax.devices()[:devices]), ('data',))
   dataset = (RandomImages(config.n_critic) if config.dataset.name == 'mnist'
              else data.build(config))
-  generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
-  state = create_state(config, generator, discriminator, dataset.shape)
+  nets = noise.networks(config, dataset)
+  generator, discriminator = nets.generators['g'], nets.discriminators['d']
+  state = create_state(config, nets)
   # The EMA starts away from the generator, so that its update is visible.
   state = state.replace(g_ema_params=jax.tree.map(lambda p: p + 0.5, state.g_ema_params))
-  train_step = make_train_step(config, generator, discriminator, mesh)
+  train_step = make_train_step(config, nets, mesh)
   reference = jax.jit(lambda s, b: reference_step(config, generator, discriminator, s, b))
   for step in range(2):  # Step 1 checks that step 0's noise and data are not reused.
     batch = dataset.batch(step)

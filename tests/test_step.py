@@ -9,9 +9,11 @@ import pytest
 from jax.sharding import Mesh
 
 from experiments import gan_grid
-from gan_jax import data, models, parallel
+from gan_jax import data, parallel
+from gan_jax.train.families import noise
+from gan_jax.train.parts import pack
 from gan_jax.train.state import create_state
-from gan_jax.train.step import gan_update, make_train_step, pack
+from gan_jax.train.step import make_train_step
 
 
 def small_config(**overrides):
@@ -29,9 +31,9 @@ def small_config(**overrides):
 def run_steps(config, num_devices, steps=3):
   mesh = Mesh(np.array(jax.devices()[:num_devices]), ('data',))
   dataset = data.build(config)
-  generator, discriminator = models.build(config, dataset.shape)
-  state = parallel.replicate(create_state(config, generator, discriminator, dataset.shape), mesh)
-  train_step = make_train_step(config, generator, discriminator, mesh)
+  nets = noise.networks(config, dataset)
+  state = parallel.replicate(create_state(config, nets), mesh)
+  train_step = make_train_step(config, nets, mesh)
   for step in range(steps):
     state, metrics = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
   return jax.device_get(state), jax.device_get(metrics)
@@ -57,23 +59,24 @@ def test_eight_devices_match_one(overrides):
   if overrides.get('gp_weight'):
     assert 'gp' in metrics8
   # The run moved: parameters differ from their initial values.
-  init = create_state(config, *models.build(config, (2,)), (2,))
-  assert not np.allclose(init.g_params['Dense_0']['kernel'], state8.g_params['Dense_0']['kernel'])
+  init = create_state(config, noise.networks(config, data.build(config)))
+  assert not np.allclose(init.g_params['g']['Dense_0']['kernel'],
+                         state8.g_params['g']['Dense_0']['kernel'])
 
 
 def test_state_is_replicated_and_donated():
   config = small_config()
   mesh = parallel.make_mesh()
   dataset = data.build(config)
-  generator, discriminator = models.build(config, dataset.shape)
-  state = parallel.replicate(create_state(config, generator, discriminator, dataset.shape), mesh)
-  train_step = make_train_step(config, generator, discriminator, mesh)
+  nets = noise.networks(config, dataset)
+  state = parallel.replicate(create_state(config, nets), mesh)
+  train_step = make_train_step(config, nets, mesh)
   batch = parallel.shard_batch(dataset.batch(0), mesh)
   assert batch['x'].shape == (2, 32, 2) and len(batch['x'].sharding.device_set) == 8
-  old_kernel = state.d_params['Dense_0']['kernel']
+  old_kernel = state.d_params['d']['Dense_0']['kernel']
   new_state, _ = train_step(state, batch)
   assert old_kernel.is_deleted()  # Donated: updated in place.
-  assert new_state.d_params['Dense_0']['kernel'].sharding.is_fully_replicated
+  assert new_state.d_params['d']['Dense_0']['kernel'].sharding.is_fully_replicated
 
 
 def test_pack_concatenates_consecutive_samples():
@@ -92,13 +95,12 @@ def test_ema_with_warm_up_and_step_counter(step, decay):
   # decay = min(ema_decay, (1 + step) / (10 + step)).
   config = small_config(ema_decay=0.75, n_critic=1)
   dataset = data.build(config)
-  generator, discriminator = models.build(config, dataset.shape)
-  state = create_state(config, generator, discriminator, dataset.shape)
+  nets = noise.networks(config, dataset)
+  state = create_state(config, nets)
   state = state.replace(step=jnp.array(step, jnp.int32),
                         g_ema_params=jax.tree.map(lambda p: p + 1.0, state.g_ema_params))
-  new, _ = jax.jit(lambda s, b: gan_update(s, b, config=config, generator=generator,
-                                           discriminator=discriminator, axis_name=None))(
-                                               state, dataset.batch(0))
+  new, _ = jax.jit(lambda s, b: noise.update(s, b, config=config, nets=nets, axis_name=None))(
+      state, dataset.batch(0))
   assert int(new.step) == step + 1
   jax.tree.map(lambda ema, old, p: np.testing.assert_allclose(
       ema, decay * old + (1 - decay) * p, rtol=1e-5, atol=1e-6),
@@ -126,9 +128,9 @@ class RandomImages:
 def run_image_steps(config, num_devices, steps=2):
   mesh = Mesh(np.array(jax.devices()[:num_devices]), ('data',))
   dataset = RandomImages()
-  generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
-  state = parallel.replicate(create_state(config, generator, discriminator, dataset.shape), mesh)
-  train_step = make_train_step(config, generator, discriminator, mesh)
+  nets = noise.networks(config, dataset)
+  state = parallel.replicate(create_state(config, nets), mesh)
+  train_step = make_train_step(config, nets, mesh)
   for step in range(steps):
     state, _ = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
   return jax.device_get(state)
@@ -142,8 +144,8 @@ def test_synchronized_batch_norm_makes_eight_devices_match_one():
                  getattr(one, name), getattr(eight, name))
   # Per-device statistics (the default) see 2 examples per device instead of 16: they differ.
   per_device = run_image_steps(image_config(False), 8)
-  assert not np.allclose(per_device.g_params['ConvTranspose_0']['kernel'],
-                         one.g_params['ConvTranspose_0']['kernel'], rtol=1e-3, atol=1e-5)
+  assert not np.allclose(per_device.g_params['g']['ConvTranspose_0']['kernel'],
+                         one.g_params['g']['ConvTranspose_0']['kernel'], rtol=1e-3, atol=1e-5)
 
 
 def ynn_convolutions(compiled) -> int:
@@ -161,10 +163,10 @@ def test_cpu_train_step_keeps_convolutions_on_xla():
   config.generator.ch = config.discriminator.ch = 16
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
   dataset = RandomImages()
-  generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
-  state = parallel.replicate(create_state(config, generator, discriminator, dataset.shape), mesh)
+  nets = noise.networks(config, dataset)
+  state = parallel.replicate(create_state(config, nets), mesh)
   batch = parallel.shard_batch(dataset.batch(0), mesh)
-  step = make_train_step(config, generator, discriminator, mesh)
+  step = make_train_step(config, nets, mesh)
   assert ynn_convolutions(step.lower(state, batch).compile()) == 0
   # Without gan_jax's options, XLA:CPU gives convolutions to YNNPACK (slower here: RESULTS.md).
   x, kernel = jnp.ones((16, 28, 28, 3)), jnp.ones((4, 4, 3, 64))

@@ -90,10 +90,23 @@ def load_tfds(name: str, split: str, data_dir: str | None, image_size: int, down
   return np.concatenate(images), np.concatenate(labels), num_classes
 
 
+def decode_image_file(file: str, image_size: int = 0) -> np.ndarray:
+  """One image file as uint8 [H, W, 3] (resized to `image_size` square when given)."""
+  import tensorflow as tf
+  try:
+    image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
+  except tf.errors.OpError as e:  # Truncated, corrupt, or not an image despite its suffix.
+    reason = e.message.splitlines()[0][:100] if e.message else type(e).__name__
+    raise DataError(f'{file}: cannot be decoded as an image ({reason}); replace or remove it '
+                    '(config.dataset.name)') from None
+  if image_size:
+    image = _resize(image, image_size)
+  return image.numpy()
+
+
 def load_folder(path: str, image_size: int, process_index: int,
                 process_count: int) -> tuple[np.ndarray, np.ndarray, int]:
   """A folder of images, one subfolder per class (sorted names are labels 0, 1, ...)."""
-  import tensorflow as tf
   if not os.path.isdir(path):
     raise DataError(f'config.dataset.name: no folder {path}')
   classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
@@ -104,17 +117,7 @@ def load_folder(path: str, image_size: int, process_index: int,
                     f'subfolders of {path}')
   share = len(files) // process_count
   files = files[process_index * share:(process_index + 1) * share]
-  images = []
-  for file, _ in files:
-    try:
-      image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
-    except tf.errors.OpError as e:  # Truncated, corrupt, or not an image despite its suffix.
-      reason = e.message.splitlines()[0][:100] if e.message else type(e).__name__
-      raise DataError(f'{file}: cannot be decoded as an image ({reason}); replace or remove it '
-                      '(config.dataset.name)') from None
-    if image_size:
-      image = _resize(image, image_size)
-    images.append(image.numpy())
+  images = [decode_image_file(file, image_size) for file, _ in files]
   shapes = {im.shape for im in images}
   if len(shapes) > 1:
     raise DataError(f'{path}: images of different sizes {sorted(shapes)[:3]}; set '

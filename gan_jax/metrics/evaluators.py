@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any
+from typing import Callable
 
 import jax
 import ml_collections
 import numpy as np
-from jax.experimental import multihost_utils
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh
 
-from gan_jax import parallel
+from gan_jax.data import is_paired
 from gan_jax.errors import EvalConfigError
 from gan_jax.fileutil import save_npz
 from gan_jax.metrics import classifier, inception, scores
@@ -34,12 +33,17 @@ METRICS = {
     'intra_fd': 2,      # mean per-class Fréchet distance (conditional models)
     'cas': 10,          # classification accuracy score: trained on samples, tested on real data
     'stacked_modes': 1, # Stacked-MNIST: modes (of 1000) covered and KL to uniform
+    # Translation and super-resolution: outputs of held-out sources against their targets.
+    'psnr': 1,          # PSNR in dB, all channels and Y
+    'ssim': 1,          # SSIM, all channels and Y
+    'accuracy': 1,      # the extractor's (a dataset classifier's) accuracy on the outputs
 }
+WITHOUT_EXTRACTOR = ('psnr', 'ssim')  # Pixel metrics: the entry's extractor is not loaded.
 # An entry's fields and their defaults, except that an entry without `every` or `extractor` takes
 # `config.eval_every` and the extractor of the config's other entries (else 'inception'): so
 # `--config.evals.cas=cas` adds a metric that runs like the ones the experiment already has.
 ENTRY_DEFAULTS = dict(metric='', every=1000, num_samples=10_000, extractor='inception',
-                      real_split='', num_real=0)
+                      real_split='', num_real=0, crop=0)  # crop: psnr/ssim border, in pixels
 CAS_EPOCHS = 10
 
 
@@ -59,6 +63,9 @@ def metric_keys(metric: str, extractor: str) -> list[str]:
       'intra_fd': ['intra_fid' if not s else f'intra_fd{s}'],
       'cas': ['cas'],
       'stacked_modes': ['stacked_modes', 'stacked_kl'],
+      'psnr': ['psnr', 'psnr_y'],
+      'ssim': ['ssim', 'ssim_y'],
+      'accuracy': [f'accuracy{s}'],
   }[metric]
 
 
@@ -90,6 +97,11 @@ def entries(config: ml_collections.ConfigDict) -> dict[str, ml_collections.Confi
     if full.extractor not in EXTRACTORS:
       raise EvalConfigError(f'config.evals.{name}.extractor: unknown extractor '
                             f'{full.extractor!r}; known: {list(EXTRACTORS)}')
+    if full.metric == 'accuracy' and full.extractor == 'inception':
+      raise EvalConfigError(f'config.evals.{name}.extractor: accuracy needs a classifier of the '
+                            f"dataset's classes ({', '.join(EXTRACTORS[1:])})")
+    if full.crop < 0:
+      raise EvalConfigError(f'config.evals.{name}.crop: must be >= 0, got {full.crop}')
     if full.metric == 'stacked_modes' and full.extractor != 'mnist_cnn':
       raise EvalConfigError(f'config.evals.{name}.extractor: stacked_modes classifies each channel '
                             'with mnist_cnn')
@@ -112,6 +124,11 @@ def check(config: ml_collections.ConfigDict, is_image_data: bool, conditional: b
     if not is_image_data:
       raise EvalConfigError(f'config.evals.{name}: sample-quality metrics need an image dataset; '
                             'toy datasets report mode metrics at every eval_every')
+    if e.metric in ('psnr', 'ssim') and not is_paired(config):
+      raise EvalConfigError(f'config.evals.{name}.metric: {e.metric} compares outputs with their '
+                            'targets: it needs a paired dataset')
+    if e.metric == 'accuracy' and not (num_classes or conditional):
+      raise EvalConfigError(f'config.evals.{name}.metric: accuracy needs labelled data')
     takes = CLASSIFIER_SHAPES.get(e.extractor.removesuffix('_cnn'))
     shape = tuple(data_shape[:-1]) + (1,) if e.metric == 'stacked_modes' else tuple(data_shape)
     if data_shape and takes and shape != takes:
@@ -152,6 +169,10 @@ def real_data(config: ml_collections.ConfigDict, split: str, count: int
     images, labels, _ = load_stacked_mnist(split, d.data_dir or None, d.download, d.num_train, 0, 1)
   elif d.name.startswith('folder:'):
     images, labels, _ = load_folder(d.name.removeprefix('folder:'), d.image_size, 0, 1)
+  elif d.name.startswith('paired_folder:'):  # The targets (B/).
+    from gan_jax.data.paired import load_paired_folder
+    images = load_paired_folder(d.name.removeprefix('paired_folder:'), d.image_size)[1]
+    labels = np.zeros(len(images), np.int32)
   else:
     images, labels, _ = load_tfds(d.name, split, d.data_dir or None, d.image_size, d.download, 0, 1)
   if count and len(images) < count:
@@ -179,51 +200,30 @@ def real_features(config: ml_collections.ConfigDict, extractor: Extractor, split
 
 
 class Evaluators:
-  """Runs the due `config.evals` entries on the EMA generator; returns (scalars, texts)."""
+  """Runs the due `config.evals` entries on samples; returns (scalars, texts).
 
-  def __init__(self, config: ml_collections.ConfigDict, generator, num_classes: int,
-               mesh: Mesh | None, conditional: bool):
-    from gan_jax.train.state import apply_model
-    self.config, self.mesh, self.num_classes, self.conditional = config, mesh, num_classes, conditional
+  Samples come from a function `sample(name, count) -> (images, labels)` the caller hands in
+  (the trainer's EMA-generator sampler), so nothing here knows the models or the state.
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict, num_classes: int, mesh: Mesh | None):
+    self.config, self.mesh, self.num_classes = config, mesh, num_classes
     self.entries = entries(config)
     # Weights are loaded here, so that a missing file stops the run before anything compiles.
     self.extractors = {n: get_extractor(e.extractor, config.eval.get('inception_weights', ''))
-                       for n, e in self.entries.items()}
-    self.batch = 256 if mesh is None else -(-256 // mesh.size) * mesh.size
-    self._sharding = sharding = None if mesh is None else NamedSharding(mesh, P('data'))
-
-    def sample(g_params, g_batch_stats, z, labels):
-      return apply_model(generator, g_params, g_batch_stats, z, labels, train=False)[0]
-    self._sample = jax.jit(sample, out_shardings=sharding,
-                           compiler_options=parallel.compiler_options(mesh))
+                       for n, e in self.entries.items() if e.metric not in WITHOUT_EXTRACTOR}
 
   def due(self, step: int, last: bool) -> list[str]:
     return [n for n, e in self.entries.items() if step % e.every == 0 or last]
 
-  def samples(self, name: str, state, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """`count` EMA-generator samples (same latents at every step) and their labels."""
-    key = jax.random.fold_in(jax.random.key(self.config.seed),
-                             int(hashlib.sha256(name.encode()).hexdigest()[:7], 16))
-    labels = (np.arange(count) % self.num_classes).astype(np.int32) if self.conditional else None
-    out = []
-    for i in range(0, count, self.batch):
-      z = jax.random.normal(jax.random.fold_in(key, i), (self.batch, self.config.latent_dim))
-      lab = None if labels is None else np.resize(labels[i:], self.batch).astype(np.int32)
-      if self._sharding is not None:  # Each device generates its share of the batch.
-        z = jax.device_put(z, self._sharding)
-        lab = None if lab is None else jax.make_array_from_callback(
-            lab.shape, self._sharding, lambda idx, lab=lab: lab[idx])
-      x = self._sample(state.g_ema_params, state.g_batch_stats, z, lab)
-      out.append(np.asarray(multihost_utils.process_allgather(x, tiled=True)))
-    return np.concatenate(out)[:count], labels
-
-  def __call__(self, state, names: list[str]) -> tuple[dict[str, float], dict[str, str]]:
-    """Scores the EMA generator of `state` by the entries `names`: (scalars, protocol texts)."""
+  def __call__(self, sample: Callable[[str, int], tuple[np.ndarray, np.ndarray | None]],
+               names: list[str], what: str) -> tuple[dict[str, float], dict[str, str]]:
+    """Scores `sample(name, count)` by the entries `names`, described as `what` (e.g. "samples
+    of the EMA generator at step 1000"): (scalars, protocol texts)."""
     results, texts = {}, {}
     for name in names:
-      fake, labels = self.samples(name, state, self.entries[name].num_samples)
-      r, t = self.score(name, fake, labels,
-                        f'samples of the EMA generator at step {int(state.step)}')
+      images, labels = sample(name, self.entries[name].num_samples)
+      r, t = self.score(name, images, labels, what)
       results.update(r)
       texts.update(t)
     return results, texts
@@ -231,19 +231,31 @@ class Evaluators:
   def score(self, name: str, images: np.ndarray, labels: np.ndarray | None,
             what: str) -> tuple[dict[str, float], dict[str, str]]:
     """Entry `name`'s metric of `images` ([-1, 1]) with their `labels`, described as `what`."""
-    e, extractor = self.entries[name], self.extractors[name]
+    e, extractor = self.entries[name], self.extractors.get(name)
     per_channel = e.metric == 'stacked_modes'  # Each channel is one MNIST digit.
-    extractor.check_images(images[..., :1] if per_channel else images, f'evals.{name}: {what}')
+    if extractor is not None:
+      extractor.check_images(images[..., :1] if per_channel else images, f'evals.{name}: {what}')
     values, reference = self._score(e, extractor, images, labels)
     keys = metric_keys(e.metric, e.extractor)
     results = {f'eval/{k}': v for k, v in zip(keys, values)}
     results[f'eval/{keys[0]}_num_samples'] = len(images)
-    text = (f'{e.metric} of {len(images)} {what}; reference: {reference}; features: '
-            f'{extractor.description}')
+    features = extractor.description if extractor is not None else 'pixels in [0, 1]'
+    text = f'{e.metric} of {len(images)} {what}; reference: {reference}; features: {features}'
     return results, {f'eval/{keys[0]}_protocol': text}
 
   def _score(self, e, extractor: Extractor, fake: np.ndarray, fake_labels):
-    split = e.real_split or ('test' if e.metric == 'cas' else self.config.dataset.split)
+    default = (self.config.dataset.test_split if is_paired(self.config) else
+               'test' if e.metric == 'cas' else self.config.dataset.split)
+    split = e.real_split or default
+    if e.metric in ('psnr', 'ssim'):  # Output i against the target of source i.
+      targets, _, source = real_data(self.config, split, len(fake))
+      values = (scores.psnr if e.metric == 'psnr' else scores.ssim)(fake, targets[:len(fake)],
+                                                                    e.crop)
+      return list(values.values()), (f'the targets of {source} (the first {len(fake)}); '
+                                     f'border crop {e.crop}; Y of BT.601')
+    if e.metric == 'accuracy':
+      predicted = extractor(fake, self.mesh)['logits'].argmax(-1)
+      return [float(np.mean(predicted == fake_labels))], 'the labels of the sources'
     if e.metric == 'stacked_modes':
       m = stacked_mnist_modes(fake, extractor, self.mesh)
       return [m['stacked_modes'], m['stacked_kl']], '1000 uniform modes'

@@ -162,3 +162,44 @@ def intra_class_fid(real: np.ndarray, real_labels: np.ndarray, fake: np.ndarray,
     raise MetricInputError(f'intra_fid: no generated samples of classes {missing}')
   return float(np.mean([fid_from_features(real[real_labels == c], fake[fake_labels == c])
                         for c in classes]))
+
+
+# Image-to-image scores: outputs against their targets, image by image.
+
+def _image_pairs(outputs: np.ndarray, targets: np.ndarray, crop: int,
+                 metric: str) -> tuple[np.ndarray, np.ndarray]:
+  """Both sets in [0, 1], `crop` pixels cut from every border (super-resolution's convention)."""
+  outputs, targets = np.asarray(outputs, np.float32), np.asarray(targets, np.float32)
+  if outputs.shape != targets.shape or outputs.ndim != 4:
+    raise MetricInputError(f'{metric}: outputs {outputs.shape} and targets {targets.shape} must be '
+                           'images [N, H, W, C] of one shape')
+  if 2 * crop >= min(outputs.shape[1:3]):
+    raise MetricInputError(f'{metric}: a crop of {crop} pixels leaves nothing of '
+                           f'{outputs.shape[1]}x{outputs.shape[2]} images')
+  window = (slice(None), slice(crop, outputs.shape[1] - crop), slice(crop, outputs.shape[2] - crop))
+  return (np.clip(outputs[window], -1, 1) + 1) / 2, (targets[window] + 1) / 2
+
+
+def luma_y(images: np.ndarray) -> np.ndarray:
+  """The Y of Y'CbCr (ITU-R BT.601, studio range, as MATLAB's rgb2ycbcr and BasicSR) of RGB
+  images in [0, 1], in [0, 1]; grey images unchanged."""
+  if images.shape[-1] == 1:
+    return images
+  return (16 + images @ np.array([65.481, 128.553, 24.966], np.float32))[..., None] / 255
+
+
+def psnr(outputs: np.ndarray, targets: np.ndarray, crop: int = 0) -> dict[str, float]:
+  """Mean over images of the PSNR in dB (peak 1 on [0, 1] images), on all channels and on Y."""
+  import dm_pix
+  a, b = _image_pairs(outputs, targets, crop, 'psnr')
+  return {'psnr': float(np.mean(dm_pix.psnr(a, b))),
+          'psnr_y': float(np.mean(dm_pix.psnr(luma_y(a), luma_y(b))))}
+
+
+def ssim(outputs: np.ndarray, targets: np.ndarray, crop: int = 0) -> dict[str, float]:
+  """Mean over images of the SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5,
+  K1 0.01, K2 0.03), on all channels (their mean) and on Y."""
+  import dm_pix
+  a, b = _image_pairs(outputs, targets, crop, 'ssim')
+  return {'ssim': float(np.mean(dm_pix.ssim(a, b))),
+          'ssim_y': float(np.mean(dm_pix.ssim(luma_y(a), luma_y(b))))}

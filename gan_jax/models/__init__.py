@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
+
+import jax
 
 import flax.linen as nn
 import ml_collections
@@ -11,11 +14,14 @@ from gan_jax.errors import ConfigError
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
+from gan_jax.models.unet import PatchGANDiscriminator, UNetGenerator
 
 GENERATORS: dict[str, type[nn.Module]] = {
-    'mlp': MLPGenerator, 'dcgan': DCGANGenerator, 'resnet': ResNetGenerator}
+    'mlp': MLPGenerator, 'dcgan': DCGANGenerator, 'resnet': ResNetGenerator,
+    'unet': UNetGenerator}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {
-    'mlp': MLPDiscriminator, 'dcgan': DCGANDiscriminator, 'resnet': ResNetDiscriminator}
+    'mlp': MLPDiscriminator, 'dcgan': DCGANDiscriminator, 'resnet': ResNetDiscriminator,
+    'patchgan': PatchGANDiscriminator}
 
 
 def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigDict,
@@ -33,11 +39,36 @@ def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigD
                       'labels, and the dataset has none')
   if 'out_shape' in fields:
     kwargs['out_shape'] = tuple(data_shape)
+  if 'image_size' in fields:
+    kwargs['image_size'] = data_shape[0]
   if 'batch_norm_axis' in fields and sync_batch_norm:
     kwargs['batch_norm_axis'] = 'data'  # The mesh axis the train step runs over.
   if hasattr(module, 'check_shape'):
     module.check_shape(tuple(data_shape))
   return module(**kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Networks:
+  """The networks of a run by side and name: `{'g': ...}` and `{'d': ...}` for a noise-to-image
+  GAN; `{'g_ab': ..., 'g_ba': ...}` and `{'d_a': ..., 'd_b': ...}` for CycleGAN."""
+  generators: dict[str, nn.Module]
+  discriminators: dict[str, nn.Module]
+  shapes: dict[str, tuple[int, ...]]   # the data they see: {'x': ...}; {'source': ..., 'target': ...}
+
+
+def apply_model(model: nn.Module, params: Any, batch_stats: Any, *inputs: Any, train: bool = True,
+                rngs: dict[str, jax.Array] | None = None) -> tuple[Any, Any]:
+  """Runs a model on its inputs; returns its output and its batch statistics (BatchNorm's running
+  averages, spectral norm's vectors), updated when training."""
+  variables = {'params': params}
+  if batch_stats:
+    variables['batch_stats'] = batch_stats
+    if train:
+      out, updates = model.apply(variables, *inputs, train=True, mutable=['batch_stats'],
+                                 rngs=rngs)
+      return out, updates['batch_stats']
+  return model.apply(variables, *inputs, train=train, rngs=rngs), batch_stats
 
 
 def is_conditional(model: nn.Module) -> bool:

@@ -248,3 +248,31 @@ class ConvTranspose(nn.Module):
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (self.features,), jnp.float32)
     return y
+
+
+NORMS = ('batch', 'instance', 'none')
+
+
+def normalization(kind: str, train: bool, axis_name: str | None = None):
+  """The normalization layer translation models name: BatchNorm (PyTorch's defaults), instance
+  norm without affine parameters (PyTorch's InstanceNorm2d default), or none."""
+  if kind == 'batch':
+    return batch_norm(train, axis_name)
+  if kind == 'instance':
+    return nn.InstanceNorm(epsilon=1e-5, use_scale=False, use_bias=False)
+  return lambda x: x
+
+
+def check_norm(role: str, config) -> None:
+  if config.get('norm', 'batch') not in NORMS:
+    raise ConfigError(f'config.{role}.norm: unknown {config.norm!r}; known: {NORMS}')
+
+
+def example_dropout(x: jax.Array, keys: jax.Array | None, rate: float, layer: int) -> jax.Array:
+  """Dropout whose mask for each example comes from that example's key (`inputs.per_example_keys`),
+  so that a run does not depend on how the batch is split over devices. No keys: no dropout."""
+  if keys is None or rate == 0:
+    return x
+  keep = jax.vmap(lambda k: jax.random.bernoulli(jax.random.fold_in(k, layer), 1 - rate,
+                                                 x.shape[1:]))(keys)
+  return jnp.where(keep, x / (1 - rate), 0).astype(x.dtype)

@@ -13,13 +13,16 @@ import ml_collections
 import numpy as np
 from absl import logging
 from clu import metric_writers, periodic_actions
+from jax.sharding import Mesh
 
 from gan_jax import data, figures, metrics, models, parallel
 from gan_jax.config import check_devices, validate
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
+from gan_jax.train import families, inputs
 from gan_jax.train.checkpoint import Checkpointer
-from gan_jax.train.state import GANState, apply_model, create_state, param_count
+from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler, make_preview_sampler
+from gan_jax.train.state import GANState, create_state, param_count
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import JsonlWriter
 
@@ -34,44 +37,44 @@ def _flatten(config: ml_collections.ConfigDict, prefix: str = '') -> dict[str, A
   return out
 
 
-def make_sampler(config: ml_collections.ConfigDict, generator, num_samples: int,
-                 labels: np.ndarray | None = None):
-  """`sample(g_params, g_batch_stats) -> [num_samples, ...]`, always from the same latents."""
-  eval_key = jax.random.fold_in(jax.random.key(config.seed), 0xE7A1)  # A stream of its own.
-  z = jax.random.normal(eval_key, (num_samples, config.latent_dim))
-
-  def sample(g_params, g_batch_stats):
-    return apply_model(generator, g_params, g_batch_stats, z, labels, train=False)[0]
-  return jax.jit(sample, compiler_options=parallel.compiler_options())
-
-
-class Evaluator:
+class Preview:
   """Scores and draws the EMA generator's samples: mode metrics and a scatter plot on toy data,
-  a grid of images (one row per class for conditional models) on image data."""
+  a grid of images (one row per class for conditional models) on image data, and rows of
+  source | output | target of held-out pairs for translation."""
 
-  def __init__(self, config: ml_collections.ConfigDict, generator, dataset, workdir: str):
+  def __init__(self, config: ml_collections.ConfigDict, generator, dataset, workdir: str,
+               mesh: Mesh):
     self.dataset, self.workdir = dataset, workdir
     self.is_toy = isinstance(dataset, data.ToyDataset)
-    if self.is_toy:
-      self.sample = make_sampler(config, generator, config.eval.num_samples)
+    self.translations = None
+    if isinstance(dataset, data.PairedDataset):
+      self.translations = TranslationSampler(config, generator, mesh)
+      self.pairs = self.translations.pairs(config.dataset.test_split, 16)
+    elif self.is_toy:
+      self.sample = make_preview_sampler(config, generator, config.eval.num_samples)
     else:
       conditional = models.is_conditional(generator)
       self.rows, cols = (min(dataset.num_classes, 10), 10) if conditional else (8, 8)
-      labels = np.repeat(np.arange(self.rows), cols).astype(np.int32) if conditional else None
-      self.sample = make_sampler(config, generator, self.rows * cols, labels)
+      labels = inputs.preview_labels(self.rows, cols) if conditional else None
+      self.sample = make_preview_sampler(config, generator, self.rows * cols, labels)
 
   def __call__(self, state: GANState, writer: metric_writers.MetricWriter) -> dict[str, float]:
     step = int(state.step)
-    samples = np.asarray(jax.device_get(self.sample(state.g_ema_params, state.g_batch_stats)))
     scores = {}
-    if self.is_toy:
-      centers, std = self.dataset.modes
-      scores = {f'eval/{k}': v for k, v in metrics.mode_metrics(samples, centers, std).items()}
-      title = (f'step {step}: {scores["eval/modes_covered"]:.0f}/{len(centers)} modes, '
-               f'{100 * scores["eval/high_quality_fraction"]:.1f}% high quality')
-      image = figures.toy_samples(samples, self.dataset.points[:5000], centers, title)
+    if self.translations is not None:
+      outputs = self.translations.translate(state, self.pairs['source'])
+      image = figures.translation_rows(self.pairs['source'], outputs, self.pairs['target'])
     else:
-      image = figures.image_grid(samples, self.rows)
+      samples = np.asarray(jax.device_get(self.sample(state.g_ema_params['g'],
+                                                      state.g_batch_stats['g'])))
+      if self.is_toy:
+        centers, std = self.dataset.modes
+        scores = {f'eval/{k}': v for k, v in metrics.mode_metrics(samples, centers, std).items()}
+        title = (f'step {step}: {scores["eval/modes_covered"]:.0f}/{len(centers)} modes, '
+                 f'{100 * scores["eval/high_quality_fraction"]:.1f}% high quality')
+        image = figures.toy_samples(samples, self.dataset.points[:5000], centers, title)
+      else:
+        image = figures.image_grid(samples, self.rows)
     if jax.process_index() == 0:
       figures.save_png(self.figure_path(step), image)
     writer.write_images(step, {'samples': image[None]})
@@ -149,16 +152,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     _set_aside_after(workdir, checkpoint_dir, config.resume_step)
   os.makedirs(workdir, exist_ok=True)
   dataset = data.build(config)
-  generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
+  nets = families.get(config.family).networks(config, dataset)
+  generator = nets.generators['g']
   mesh = parallel.make_mesh()
-  conditional = models.is_conditional(generator)
-  evaluators.check(config, isinstance(dataset, data.ImageDataset), conditional,
-                   dataset.num_classes, dataset.shape)
+  evaluators.check(config, not isinstance(dataset, data.ToyDataset),
+                   models.is_conditional(generator), dataset.num_classes, dataset.shape)
 
   # Extractor weights load here: a missing file stops the run before anything is compiled or written.
-  quality = evaluators.Evaluators(config, generator, dataset.num_classes, mesh, conditional)
+  quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
+  quality_samples = (TranslationSampler(config, generator, mesh) if data.is_paired(config) else
+                     EvaluatorSampler(config, generator, dataset.num_classes, mesh))
 
-  state = create_state(config, generator, discriminator, dataset.shape)
+  state = create_state(config, nets)
   checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
   if checkpointer.latest_step() is not None:
     try:
@@ -187,8 +192,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                param_count(state.g_params), param_count(state.d_params), jax.device_count())
 
   best = BestCheckpoint(workdir, config.eval.best_metric) if config.eval.best_metric else None
-  train_step = make_train_step(config, generator, discriminator, mesh)
-  evaluate = Evaluator(config, generator, dataset, workdir)
+  train_step = make_train_step(config, nets, mesh)
+  evaluate = Preview(config, generator, dataset, workdir, mesh)
   report = periodic_actions.ReportProgress(num_train_steps=config.num_steps, writer=writer,
                                            every_steps=config.log_every, every_secs=None)
   eval_scalars: dict[str, float] = {}
@@ -217,7 +222,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         eval_scalars = evaluate(state, writer)
         scalars.update(eval_scalars)
       if names := quality.due(step, last):
-        quality_scalars, protocols = quality(state, names)
+        quality_scalars, protocols = quality(quality_samples(state), names,
+                                             f'samples of the EMA generator at step {step}')
         eval_scalars = {**eval_scalars, **quality_scalars}
         scalars.update(quality_scalars)
         writer.write_texts(step, protocols)

@@ -1,0 +1,180 @@
+"""Paired datasets for image-to-image translation and super-resolution: (source, target) images.
+
+Offline proxies with exact ground truth are made from any image dataset by a fixed function of
+the target (`config.dataset.source`):
+- `edges`: the target's Sobel edges, binarized at a quarter of each image's strongest edge
+  (edges -> digit, as pix2pix's edges -> shoes);
+- `grey`: the target's ITU-R BT.601 luma (colorization);
+- `lowres`: the target downsampled by `config.dataset.scale` with an antialiased bicubic filter
+  (super-resolution).
+Users' own pairs: `paired_folder:/path`, sources in A/ and targets in B/ under the same file
+names (pix2pix's aligned layout split in two).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+import numpy as np
+
+from gan_jax.data.images import IMAGE_SUFFIXES, ImageDataset, decode_image_file
+from gan_jax.data.order import EpochOrder
+from gan_jax.errors import DataError
+
+SOURCES = ('edges', 'grey', 'lowres')
+PAIRED_FOLDER = 'paired_folder:'
+
+
+def luma(images: np.ndarray) -> np.ndarray:
+  """ITU-R BT.601 luma of uint8 images [N, H, W, 3] (or the image itself when grey): [N, H, W, 1]."""
+  if images.shape[-1] == 1:
+    return images
+  y = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+  return np.clip(np.round(y), 0, 255).astype(np.uint8)[..., None]
+
+
+def edges(images: np.ndarray) -> np.ndarray:
+  """Binary edge maps (0 or 255) [N, H, W, 1]: Sobel magnitude of the luma above a quarter of
+  each image's maximum."""
+  p = np.pad(luma(images)[..., 0].astype(np.float32), ((0, 0), (1, 1), (1, 1)), mode='edge')
+  gx = (p[:, :-2, 2:] + 2 * p[:, 1:-1, 2:] + p[:, 2:, 2:]) - (
+      p[:, :-2, :-2] + 2 * p[:, 1:-1, :-2] + p[:, 2:, :-2])
+  gy = (p[:, 2:, :-2] + 2 * p[:, 2:, 1:-1] + p[:, 2:, 2:]) - (
+      p[:, :-2, :-2] + 2 * p[:, :-2, 1:-1] + p[:, :-2, 2:])
+  magnitude = np.hypot(gx, gy)
+  peak = magnitude.max(axis=(1, 2), keepdims=True)
+  return np.where(magnitude > 0.25 * np.maximum(peak, 1e-6), 255, 0).astype(np.uint8)[..., None]
+
+
+def downsample(images: np.ndarray, scale: int) -> np.ndarray:
+  """uint8 images [N, H, W, C] shrunk `scale` times with an antialiased bicubic filter."""
+  import jax
+  n, h, w, c = images.shape
+  if h % scale or w % scale:
+    raise DataError(f'config.dataset.scale: {scale} does not divide the image size {h}x{w}; use '
+                    'a divisor, or set config.dataset.image_size')
+  shrink = jax.jit(lambda x: jax.image.resize(x, (x.shape[0], h // scale, w // scale, c),
+                                              'bicubic', antialias=True))
+  out = [np.asarray(shrink(images[i:i + 4096].astype(np.float32))) for i in range(0, n, 4096)]
+  return np.clip(np.round(np.concatenate(out)), 0, 255).astype(np.uint8)
+
+
+def make_sources(targets: np.ndarray, source: str, scale: int) -> np.ndarray:
+  """The source of every target image, by the name `config.dataset.source` gives."""
+  if source == 'edges':
+    return edges(targets)
+  if source == 'grey':
+    return luma(targets)
+  if source == 'lowres':
+    return downsample(targets, scale)
+  raise DataError(f'config.dataset.source: unknown {source!r}; known: {SOURCES}')
+
+
+def load_paired_folder(path: str, image_size: int, process_index: int = 0,
+                       process_count: int = 1) -> tuple[np.ndarray, np.ndarray]:
+  """(sources, targets) uint8 from `path`/A and `path`/B, paired by file name."""
+  sides = [os.path.join(path, side) for side in ('A', 'B')]
+  for side in sides:
+    if not os.path.isdir(side):
+      raise DataError(f'config.dataset.name: {path} needs subfolders A/ (sources) and B/ '
+                      f'(targets) with the same file names; there is no {side}')
+  names = [sorted(f for f in os.listdir(side) if f.lower().endswith(IMAGE_SUFFIXES))
+           for side in sides]
+  if not names[0] or names[0] != names[1]:
+    only = sorted(set(names[0]) ^ set(names[1]))[:3]
+    raise DataError(f'{path}: A/ and B/ must hold images of the same names; '
+                    + (f'unmatched: {only}' if only else 'both are empty'))
+  share = len(names[0]) // process_count
+  names = names[0][process_index * share:(process_index + 1) * share]
+  out = []
+  for side in sides:
+    images = [decode_image_file(os.path.join(side, n), image_size) for n in names]
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+      raise DataError(f'{side}: images of different sizes {sorted(shapes)[:3]}; set '
+                      'config.dataset.image_size')
+    out.append(np.stack(images))
+  if out[0].shape[1:3] != out[1].shape[1:3] and out[1].shape[1] % out[0].shape[1]:
+    raise DataError(f'{path}: sources of size {out[0].shape[1:3]} cannot be paired with targets '
+                    f'of size {out[1].shape[1:3]} (equal, or the targets a whole multiple)')
+  return out[0], out[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedDataset:
+  """This process's share of a paired dataset, read in a fresh permutation every epoch."""
+  name: str                    # a tfds image dataset (with `source`), or 'paired_folder:/path'
+  split: str
+  data_dir: str | None
+  image_size: int
+  download: bool
+  source: str                  # how sources are made from targets (proxies)
+  scale: int                   # `lowres`: the downsampling factor
+  seed: int
+  batch_size: int
+  n_critic: int = 1
+  process_index: int = 0
+  process_count: int = 1
+
+  @functools.cached_property
+  def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    if self.name.startswith(PAIRED_FOLDER):
+      sources, targets = load_paired_folder(self.name.removeprefix(PAIRED_FOLDER),
+                                            self.image_size, self.process_index, self.process_count)
+      return sources, targets, np.zeros(len(targets), np.int32), 0
+    images = ImageDataset(self.name, self.split, self.data_dir, self.image_size, self.download,
+                          self.seed, self.batch_size, self.n_critic, self.process_index,
+                          self.process_count)
+    return (make_sources(images.images, self.source, self.scale), images.images, images.labels,
+            images.num_classes)
+
+  @property
+  def sources(self) -> np.ndarray:
+    return self._arrays[0]
+
+  @property
+  def targets(self) -> np.ndarray:
+    return self._arrays[1]
+
+  @property
+  def labels(self) -> np.ndarray:
+    return self._arrays[2]
+
+  @property
+  def num_classes(self) -> int:
+    return self._arrays[3]
+
+  @property
+  def shape(self) -> tuple[int, ...]:
+    """The shape of a target (what the generator makes)."""
+    return self.targets.shape[1:]
+
+  @property
+  def source_shape(self) -> tuple[int, ...]:
+    return self.sources.shape[1:]
+
+  @functools.cached_property
+  def order(self) -> EpochOrder:
+    local = self.batch_size // self.process_count
+    if len(self.targets) < local:
+      raise DataError(f'config.batch_size: {local} examples per process, but this process has '
+                      f'only {len(self.targets)} of {self.name}')
+    return EpochOrder(len(self.targets), (self.seed, self.process_index), local, self.n_critic)
+
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    """This process's part of the batch of `step`: `source` and `target` [n_critic, local, ...]
+    in [-1, 1], and `label` [n_critic, local]."""
+    idx = self.order.indices(np.array([step]))[0]
+    scale = lambda x: x.astype(np.float32) / 127.5 - 1.0
+    return {'source': scale(self.sources[idx]), 'target': scale(self.targets[idx]),
+            'label': self.labels[idx]}
+
+  def first(self, count: int) -> dict[str, np.ndarray]:
+    """The first `count` pairs in stored order, in [-1, 1] (evaluation and figures)."""
+    if len(self.targets) < count:
+      raise DataError(f'{self.name}:{self.split} has {len(self.targets)} pairs; {count} are asked for')
+    scale = lambda x: x[:count].astype(np.float32) / 127.5 - 1.0
+    return {'source': scale(self.sources), 'target': scale(self.targets),
+            'label': self.labels[:count]}

@@ -1,0 +1,79 @@
+"""Every input a generator receives is drawn here: latents and class labels for training, for the
+sample figures and toy metrics, and for the evaluators. Each stream is a pure function of the
+seed (and step), so a run resumes exactly and does not depend on the device count.
+
+Streams:
+- training, critic update i of step s, example j of the global batch:
+  `z = normal(fold_in(fold_in(fold_in(run key, s), i), j))`, its class
+  `randint(fold_in(that example key, 1))`;
+- translation, step s: example j's dropout masks come from `fold_in(fold_in(run key, s), j)`;
+- preview (sample figures, toy mode metrics): `normal(fold_in(key(seed), 0xE7A1), (n, d))`,
+  the same latents at every evaluation;
+- evaluator NAME: the chunk of samples from index i on is
+  `normal(fold_in(fold_in(key(seed), hash(NAME)), i), (chunk, d))`, classes cycling 0, 1, ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+PREVIEW_STREAM = 0xE7A1
+
+
+def per_example_keys(key: jax.Array, n: int, axis_name: str | None) -> jax.Array:
+  """One key per example, from its index in the global batch.
+
+  Folding in the global index (device index * local size + position) decorrelates devices,
+  as fold_in(axis_index) would, and also makes the run independent of the device count.
+  """
+  offset = lax.axis_index(axis_name) * n if axis_name else 0
+  return jax.vmap(jax.random.fold_in, (None, 0))(key, offset + jnp.arange(n))
+
+
+def noise_inputs(key: jax.Array, n: int, latent_dim: int, num_classes: int,
+                 axis_name: str | None) -> tuple[jax.Array, jax.Array | None]:
+  """Training latents [n, latent_dim] and, when `num_classes`, classes [n] of this device's
+  `n` examples."""
+  keys = per_example_keys(key, n, axis_name)
+  z = jax.vmap(lambda k: jax.random.normal(k, (latent_dim,)))(keys)
+  labels = None
+  if num_classes:
+    labels = jax.vmap(lambda k: jax.random.randint(jax.random.fold_in(k, 1), (), 0,
+                                                   num_classes))(keys)
+  return z, labels
+
+
+def dropout_keys(step_key: jax.Array, n: int, axis_name: str | None) -> jax.Array:
+  """A translation generator's only randomness: one key per example for its dropout masks."""
+  return per_example_keys(step_key, n, axis_name)
+
+
+def preview_latents(seed: int, n: int, latent_dim: int) -> jax.Array:
+  """The latents of the sample figures and toy mode metrics: the same at every evaluation."""
+  return jax.random.normal(jax.random.fold_in(jax.random.key(seed), PREVIEW_STREAM),
+                           (n, latent_dim))
+
+
+def preview_labels(rows: int, cols: int) -> np.ndarray:
+  """One row of the figure per class."""
+  return np.repeat(np.arange(rows), cols).astype(np.int32)
+
+
+def evaluator_key(seed: int, name: str) -> jax.Array:
+  """The stream of the evaluator called `name`: the same latents at every evaluation."""
+  return jax.random.fold_in(jax.random.key(seed), int(hashlib.sha256(name.encode()).hexdigest()[:7], 16))
+
+
+def evaluator_latents(key: jax.Array, start: int, n: int, latent_dim: int) -> jax.Array:
+  """Latents of samples `start`..`start + n` of an evaluator (`start` a multiple of `n`)."""
+  return jax.random.normal(jax.random.fold_in(key, start), (n, latent_dim))
+
+
+def evaluator_labels(count: int, num_classes: int) -> np.ndarray:
+  """Classes of an evaluator's samples: every class equally often."""
+  return (np.arange(count) % num_classes).astype(np.int32)

@@ -1,0 +1,49 @@
+"""The parts every family's update is made of, written once: device means, optimizer steps, the
+EMA generators, PacGAN packing and discriminator outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+PyTree = Any
+
+
+def device_mean(tree: PyTree, axis_name: str | None) -> PyTree:
+  """The mean over the devices of `axis_name` (gradients, batch statistics, metrics)."""
+  return lax.pmean(tree, axis_name) if axis_name else tree
+
+
+def optimizer_step(tx: optax.GradientTransformation, grads: PyTree, opt_state: optax.OptState,
+                   params: PyTree) -> tuple[PyTree, optax.OptState]:
+  """New (params, optimizer state) of one side from its device-averaged gradients."""
+  updates, opt_state = tx.update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state
+
+
+def ema(params: PyTree, ema_params: PyTree, step: jax.Array, decay: float) -> PyTree:
+  """The EMA generators after update `step` (0-based).
+
+  With warm-up (tf.train.ExponentialMovingAverage's num_updates): early on, the average follows
+  the generator instead of carrying its random initialization for ~1/(1-decay) steps.
+  """
+  decay = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+  return optax.incremental_update(params, ema_params, 1.0 - decay)
+
+
+def pack(x: jax.Array, k: int) -> jax.Array:
+  """PacGAN: concatenates each run of k consecutive samples along the last (feature) axis."""
+  if k == 1:
+    return x
+  n, *rest = x.shape
+  x = jnp.moveaxis(x.reshape(n // k, k, *rest), 1, -2)
+  return x.reshape(n // k, *rest[:-1], k * rest[-1])
+
+
+def split_outputs(out) -> tuple[jax.Array, jax.Array | None]:
+  """(logits, class logits or None): AC-GAN discriminators also return class logits."""
+  return out if isinstance(out, tuple) else (out, None)

@@ -1,0 +1,110 @@
+"""Sampling functions of a state's EMA generator, handed to the sample figures and to the
+evaluators (which never see the state or the models)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import ml_collections
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from gan_jax import parallel
+from gan_jax.models import apply_model
+from gan_jax.train import inputs
+from gan_jax.train.state import GANState
+
+
+def make_preview_sampler(config: ml_collections.ConfigDict, generator, num_samples: int,
+                         labels: np.ndarray | None = None) -> Callable[..., jax.Array]:
+  """`sample(g_params, g_batch_stats) -> [num_samples, ...]`, always from the same latents."""
+  z = inputs.preview_latents(config.seed, num_samples, config.latent_dim)
+
+  def sample(g_params, g_batch_stats):
+    return apply_model(generator, g_params, g_batch_stats, z, labels, train=False)[0]
+  return jax.jit(sample, compiler_options=parallel.compiler_options())
+
+
+class EvaluatorSampler:
+  """`sampler(state)(name, count) -> (images, labels)`: `count` samples of the EMA generator for
+  the evaluator `name`, the same latents at every step, each device generating its share."""
+
+  def __init__(self, config: ml_collections.ConfigDict, generator, num_classes: int,
+               mesh: Mesh | None):
+    from gan_jax import models
+    self.config, self.mesh = config, mesh
+    self.num_classes = num_classes if models.is_conditional(generator) else 0
+    self.batch = 256 if mesh is None else -(-256 // mesh.size) * mesh.size
+    self._sharding = sharding = None if mesh is None else NamedSharding(mesh, P('data'))
+
+    def sample(g_params, g_batch_stats, z, labels):
+      return apply_model(generator, g_params, g_batch_stats, z, labels, train=False)[0]
+    self._sample = jax.jit(sample, out_shardings=sharding,
+                           compiler_options=parallel.compiler_options(mesh))
+
+  def __call__(self, state: GANState) -> Callable[[str, int], tuple[np.ndarray, np.ndarray | None]]:
+    return lambda name, count: self.samples(state, name, count)
+
+  def samples(self, state: GANState, name: str, count: int) -> tuple[np.ndarray, np.ndarray | None]:
+    key = inputs.evaluator_key(self.config.seed, name)
+    labels = inputs.evaluator_labels(count, self.num_classes) if self.num_classes else None
+    out = []
+    for i in range(0, count, self.batch):
+      z = inputs.evaluator_latents(key, i, self.batch, self.config.latent_dim)
+      lab = None if labels is None else np.resize(labels[i:], self.batch).astype(np.int32)
+      if self._sharding is not None:  # Each device generates its share of the batch.
+        z = jax.device_put(z, self._sharding)
+        lab = None if lab is None else jax.make_array_from_callback(
+            lab.shape, self._sharding, lambda idx, lab=lab: lab[idx])
+      x = self._sample(state.g_ema_params['g'], state.g_batch_stats['g'], z, lab)
+      out.append(np.asarray(multihost_utils.process_allgather(x, tiled=True)))
+    return np.concatenate(out)[:count], labels
+
+
+class TranslationSampler:
+  """`sampler(state)(name, count) -> (outputs, labels)`: the EMA generator's translations of the
+  first `count` held-out pairs of the split that evaluator `name` scores against (its
+  `real_split`, else `config.dataset.test_split`), batches sharded over the mesh's devices."""
+
+  def __init__(self, config: ml_collections.ConfigDict, generator, mesh: Mesh | None):
+    from gan_jax.metrics import evaluators
+    self.config, self.mesh = config, mesh
+    self.splits = {n: e.real_split or config.dataset.test_split
+                   for n, e in evaluators.entries(config).items()}
+    self.batch = 64 if mesh is None else -(-64 // mesh.size) * mesh.size
+    self._sharding = sharding = None if mesh is None else NamedSharding(mesh, P('data'))
+    self._pairs: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+
+    def translate(g_params, g_batch_stats, source):
+      return apply_model(generator, g_params, g_batch_stats, source, None, train=False)[0]
+    self._translate = jax.jit(translate, out_shardings=sharding,
+                              compiler_options=parallel.compiler_options(mesh))
+
+  def pairs(self, split: str, count: int) -> dict[str, np.ndarray]:
+    """The first `count` (source, target, label) of `split`, in [-1, 1]."""
+    from gan_jax import data
+    if (split, count) not in self._pairs:  # Read once per run.
+      c = self.config.copy_and_resolve_references()
+      c.dataset.split, c.batch_size, c.n_critic = split, 1, 1
+      self._pairs[split, count] = data.build_on_one_process(c).first(count)
+    return self._pairs[split, count]
+
+  def translate(self, state: GANState, sources: np.ndarray) -> np.ndarray:
+    out = []
+    for i in range(0, len(sources), self.batch):
+      x = sources[i:i + self.batch]
+      pad = self.batch - len(x)
+      x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
+      if self._sharding is not None:
+        x = jax.make_array_from_callback(x.shape, self._sharding, lambda idx, x=x: x[idx])
+      y = self._translate(state.g_ema_params['g'], state.g_batch_stats['g'], x)
+      out.append(np.asarray(multihost_utils.process_allgather(y, tiled=True))[:self.batch - pad])
+    return np.concatenate(out)
+
+  def __call__(self, state: GANState) -> Callable[[str, int], tuple[np.ndarray, np.ndarray]]:
+    def sample(name: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+      pairs = self.pairs(self.splits[name], count)
+      return self.translate(state, pairs['source']), pairs['label']
+    return sample
