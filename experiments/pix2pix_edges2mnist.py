@@ -42,7 +42,7 @@ def get_config(arg: str | None = None):
   c.dataset.source = 'edges'
   c.batch_size = 64
   c.loss = 'non_saturating'
-  c.l1_weight = 100.0
+  c.content_loss, c.content_weight = 'l1', 100.0
   c.adversarial_weight = 0.0 if arg.l1only else 1.0
   c.ema_decay = 0.0  # pix2pix keeps no average: the generator itself is evaluated.
   c.generator.update(name='unet', ch=64, norm='batch')

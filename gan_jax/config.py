@@ -32,8 +32,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.gp_weight = 0.0                  # WGAN-GP gradient penalty
   c.r1_weight = 0.0                  # R1 penalty on real data
   c.aux_weight = 1.0                 # AC-GAN: weight of the class-prediction loss
-  c.l1_weight = 100.0                # paired: weight of the L1 distance to the target (pix2pix)
-  c.adversarial_weight = 1.0         # paired: weight of the adversarial term (0: L1 only)
+  # Paired training (pix2pix, SRGAN): the generator's loss is adversarial_weight x adversarial
+  # + content_weight x content loss (l1, mse, or features: MSE of a fixed classifier's last
+  # convolution block, from content_network: a weights file; '' = the dataset's shipped one).
+  c.adversarial_weight = 1.0
+  c.content_loss = 'l1'
+  c.content_weight = 100.0
+  c.content_network = ''
+  c.discriminator_sees_source = True  # pix2pix's conditional D; SRGAN's D sees images alone
+  c.init_generator_from = ''         # a workdir whose latest generator starts this run (SRGAN)
   c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
   c.sync_batch_norm = False          # batch statistics over the global batch, not per device
 
@@ -199,7 +206,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
             'eval_every', 'checkpoint_every', 'keep_checkpoints', 'eval.num_samples',
             'dataset.num_train', 'dataset.scale', 'optim.g_lr', 'optim.d_lr')
   for path, value in (('gp_weight', config.gp_weight), ('r1_weight', config.r1_weight),
-                      ('aux_weight', config.aux_weight), ('l1_weight', config.l1_weight),
+                      ('aux_weight', config.aux_weight), ('content_weight', config.content_weight),
                       ('adversarial_weight', config.adversarial_weight),
                       ('dataset.image_size', config.dataset.image_size)):
     if value < 0:

@@ -48,7 +48,7 @@ DIRECTIONS = {
     'recall': False, 'recall_mnist_cnn': False, 'density': False, 'density_mnist_cnn': False,
     'coverage': False, 'coverage_mnist_cnn': False, 'cas': False, 'stacked_modes': False,
     'modes_covered': False, 'high_quality_fraction': False,
-    'psnr': False, 'psnr_y': False, 'ssim': False, 'ssim_y': False, 'accuracy': False,
+    'psnr': False, 'lr_psnr': False, 'psnr_y': False, 'ssim': False, 'ssim_y': False, 'accuracy': False,
     'accuracy_mnist_cnn': False,
 }
 

@@ -38,13 +38,24 @@ class Classifier(nn.Module):
   @nn.compact
   def __call__(self, images: jax.Array) -> dict[str, jax.Array]:
     x = images.astype(jnp.float32)
-    for width in self.widths:
+    for i, width in enumerate(self.widths):
       x = nn.relu(Conv(width, (3, 3))(x))
       x = nn.relu(Conv(width, (3, 3))(x))
+      # Each block's feature maps before pooling, for content losses (`feature_maps`).
+      self.sow('intermediates', f'block{i}', x)
       x = nn.max_pool(x, (2, 2), (2, 2))
     x = jnp.mean(x, axis=(1, 2))
     features = nn.relu(nn.Dense(self.feature_dim)(x))
     return {'features': features, 'logits': nn.Dense(self.num_classes)(features)}
+
+
+def feature_maps(params: dict[str, Any], images: jax.Array, block: int = -1) -> jax.Array:
+  """The classifier's feature maps of convolution block `block` (default: the last) before
+  pooling: the analogue of SRGAN's VGG54 features for a content loss."""
+  model = Classifier(params['Dense_1']['kernel'].shape[-1])
+  _, state = model.apply({'params': params}, images, mutable=['intermediates'])
+  blocks = state['intermediates']
+  return blocks[f'block{block % len(blocks)}'][0]
 
 
 def _augment(key: jax.Array, x: jax.Array) -> jax.Array:

@@ -35,10 +35,11 @@ METRICS = {
     'stacked_modes': 1, # Stacked-MNIST: modes (of 1000) covered and KL to uniform
     # Translation and super-resolution: outputs of held-out sources against their targets.
     'psnr': 1,          # PSNR in dB, all channels and Y
+    'lr_psnr': 1,       # super-resolution: PSNR of the output shrunk back against the input
     'ssim': 1,          # SSIM, all channels and Y
     'accuracy': 1,      # the extractor's (a dataset classifier's) accuracy on the outputs
 }
-WITHOUT_EXTRACTOR = ('psnr', 'ssim')  # Pixel metrics: the entry's extractor is not loaded.
+WITHOUT_EXTRACTOR = ('psnr', 'ssim', 'lr_psnr')  # Pixel metrics: the entry's extractor is not loaded.
 # An entry's fields and their defaults, except that an entry without `every` or `extractor` takes
 # `config.eval_every` and the extractor of the config's other entries (else 'inception'): so
 # `--config.evals.cas=cas` adds a metric that runs like the ones the experiment already has.
@@ -64,6 +65,7 @@ def metric_keys(metric: str, extractor: str) -> list[str]:
       'cas': ['cas'],
       'stacked_modes': ['stacked_modes', 'stacked_kl'],
       'psnr': ['psnr', 'psnr_y'],
+      'lr_psnr': ['lr_psnr'],
       'ssim': ['ssim', 'ssim_y'],
       'accuracy': [f'accuracy{s}'],
   }[metric]
@@ -124,7 +126,7 @@ def check(config: ml_collections.ConfigDict, is_image_data: bool, conditional: b
     if not is_image_data:
       raise EvalConfigError(f'config.evals.{name}: sample-quality metrics need an image dataset; '
                             'toy datasets report mode metrics at every eval_every')
-    if e.metric in ('psnr', 'ssim') and not is_paired(config):
+    if e.metric in WITHOUT_EXTRACTOR and not is_paired(config):
       raise EvalConfigError(f'config.evals.{name}.metric: {e.metric} compares outputs with their '
                             'targets: it needs a paired dataset')
     if e.metric == 'accuracy' and not (num_classes or conditional):
@@ -253,6 +255,14 @@ class Evaluators:
                                                                     e.crop)
       return list(values.values()), (f'the targets of {source} (the first {len(fake)}); '
                                      f'border crop {e.crop}; Y of BT.601')
+    if e.metric == 'lr_psnr':  # Consistency: shrunk back, the output should be its input.
+      from gan_jax.data.paired import downsample
+      targets, _, source = real_data(self.config, split, len(fake))
+      shrink = lambda x: downsample(np.round((np.clip(x, -1, 1) + 1) * 127.5).astype(np.uint8),
+                                    self.config.dataset.scale).astype(np.float32) / 127.5 - 1
+      value = scores.psnr(shrink(fake), shrink(targets[:len(fake)]))['psnr']
+      return [value], (f'the targets of {source} shrunk {self.config.dataset.scale}x (antialiased '
+                       'bicubic, 8 bits): the sources')
     if e.metric == 'accuracy':
       predicted = extractor(fake, self.mesh)['logits'].argmax(-1)
       return [float(np.mean(predicted == fake_labels))], 'the labels of the sources'

@@ -14,19 +14,20 @@ from gan_jax.errors import ConfigError
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
+from gan_jax.models.srgan import SRGANDiscriminator, SRResNetGenerator
 from gan_jax.models.unet import PatchGANDiscriminator, UNetGenerator
 
 GENERATORS: dict[str, type[nn.Module]] = {
     'mlp': MLPGenerator, 'dcgan': DCGANGenerator, 'resnet': ResNetGenerator,
-    'unet': UNetGenerator}
+    'unet': UNetGenerator, 'srresnet': SRResNetGenerator}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {
     'mlp': MLPDiscriminator, 'dcgan': DCGANDiscriminator, 'resnet': ResNetDiscriminator,
-    'patchgan': PatchGANDiscriminator}
+    'patchgan': PatchGANDiscriminator, 'srgan': SRGANDiscriminator}
 
 
 def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigDict,
                data_shape: tuple[int, ...], num_classes: int,
-               sync_batch_norm: bool) -> nn.Module:
+               sync_batch_norm: bool, scale: int = 1) -> nn.Module:
   fields = {f.name for f in dataclasses.fields(module)}
   kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in model.items() if k != 'name'}
   if 'num_classes' in kwargs and kwargs['num_classes'] != num_classes:
@@ -41,6 +42,8 @@ def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigD
     kwargs['out_shape'] = tuple(data_shape)
   if 'image_size' in fields:
     kwargs['image_size'] = data_shape[0]
+  if 'scale' in fields:
+    kwargs['scale'] = scale
   if 'batch_norm_axis' in fields and sync_batch_norm:
     kwargs['batch_norm_axis'] = 'data'  # The mesh axis the train step runs over.
   if hasattr(module, 'check_shape'):
@@ -55,6 +58,7 @@ class Networks:
   generators: dict[str, nn.Module]
   discriminators: dict[str, nn.Module]
   shapes: dict[str, tuple[int, ...]]   # the data they see: {'x': ...}; {'source': ..., 'target': ...}
+  fixed: dict[str, Any] = dataclasses.field(default_factory=dict)  # frozen weights losses use
 
 
 def apply_model(model: nn.Module, params: Any, batch_stats: Any, *inputs: Any, train: bool = True,
@@ -77,14 +81,14 @@ def is_conditional(model: nn.Module) -> bool:
 
 
 def build(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
-          num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
-  """The (generator, discriminator) pair a config names, sized for the dataset's sample shape
-  and number of classes."""
+          num_classes: int = 0, scale: int = 1) -> tuple[nn.Module, nn.Module]:
+  """The (generator, discriminator) pair a config names, sized for the dataset's sample shape,
+  number of classes and (super-resolution) scale."""
   generator = _build_one('generator', GENERATORS[config.generator.name], config.generator,
-                         data_shape, num_classes, config.sync_batch_norm)
+                         data_shape, num_classes, config.sync_batch_norm, scale)
   discriminator = _build_one('discriminator', DISCRIMINATORS[config.discriminator.name],
                              config.discriminator, data_shape, num_classes,
-                             config.sync_batch_norm)
+                             config.sync_batch_norm, scale)
   if config.pack > 1 and (is_conditional(generator) or is_conditional(discriminator)):
     raise ConfigError(f'config.pack: {config.pack} packs samples of different classes; use '
                       'pack=1 with conditional models')

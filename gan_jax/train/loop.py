@@ -137,6 +137,25 @@ def _set_aside_after(workdir: str, checkpoint_dir: str, step: int) -> None:
   logging.warning('Resuming from checkpoint %d; checkpoints %s moved to %s.', step, moved, aside)
 
 
+def init_generator_from(state: GANState, workdir: str) -> GANState:
+  """`state` with the generators (and their EMA and batch statistics) of the latest checkpoint
+  in `workdir`, a run of the same networks (SRGAN starts from a trained SRResNet)."""
+  directory = os.path.join(workdir, 'checkpoints')
+  source = Checkpointer(directory, keep=1) if os.path.isdir(directory) else None
+  if source is None or source.latest_step() is None:
+    raise ConfigError(f'config.init_generator_from: no checkpoints in {directory}; give the '
+                      'workdir of a finished run of the same generator')
+  try:
+    trained = source.restore(state)
+  except CheckpointError as e:
+    raise CheckpointError(f'config.init_generator_from: {e}') from None
+  finally:
+    source.close()
+  logging.info('Generator from %s, step %d.', directory, int(trained.step))
+  return state.replace(g_params=trained.g_params, g_ema_params=trained.g_ema_params,
+                       g_batch_stats=trained.g_batch_stats)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains the GAN a config describes in `workdir`, resuming from its latest checkpoint.
 
@@ -162,6 +181,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
   quality_samples = (TranslationSampler(config, generator, mesh) if data.is_paired(config) else
                      EvaluatorSampler(config, generator, dataset.num_classes, mesh))
+  sampled = 'outputs for held-out sources' if data.is_paired(config) else 'samples'
 
   state = create_state(config, nets)
   checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
@@ -176,6 +196,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           f'{e}: resume from it with --config.resume_step={e.intact_step} (moves later ones to '
           'set_aside/ in the workdir, deleting nothing)') from None
     logging.info('Resumed from %s at step %d.', checkpointer.directory, int(state.step))
+  elif config.init_generator_from:
+    state = init_generator_from(state, config.init_generator_from)
   start_step = int(state.step)
   state = parallel.replicate(state, mesh)
 
@@ -223,7 +245,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         scalars.update(eval_scalars)
       if names := quality.due(step, last):
         quality_scalars, protocols = quality(quality_samples(state), names,
-                                             f'samples of the EMA generator at step {step}')
+                                             f'{sampled} of the EMA generator at step {step}')
         eval_scalars = {**eval_scalars, **quality_scalars}
         scalars.update(quality_scalars)
         writer.write_texts(step, protocols)

@@ -101,7 +101,8 @@ class TranslationSampler:
         x = jax.make_array_from_callback(x.shape, self._sharding, lambda idx, x=x: x[idx])
       y = self._translate(state.g_ema_params['g'], state.g_batch_stats['g'], x)
       out.append(np.asarray(multihost_utils.process_allgather(y, tiled=True))[:self.batch - pad])
-    return np.concatenate(out)
+    # Unbounded generators (SRResNet) are scored and drawn as images: in [-1, 1].
+    return np.clip(np.concatenate(out), -1.0, 1.0)
 
   def __call__(self, state: GANState) -> Callable[[str, int], tuple[np.ndarray, np.ndarray]]:
     def sample(name: str, count: int) -> tuple[np.ndarray, np.ndarray]:

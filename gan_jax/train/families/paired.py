@@ -1,9 +1,18 @@
-"""The paired translation family: pix2pix (Isola et al. 2017). Networks `{'g'}`, source ->
-target, and `{'d'}`, which judges (source, image) pairs. Each step: one discriminator update on
-real pairs and generated pairs, then one generator update on the adversarial loss plus
-`l1_weight` x the L1 distance to the target through the new discriminator, then the EMA."""
+"""The paired family: a generator from a source image to its target, trained on pairs.
+
+- pix2pix (Isola et al. 2017): the discriminator judges (source, image) pairs
+  (`discriminator_sees_source`); the generator's loss is the adversarial loss plus 100 x L1.
+- SRResNet and SRGAN (Ledig et al. 2017): low-resolution sources; the discriminator judges images
+  alone; the content loss is MSE (SRResNet, `adversarial_weight` 0) or the distance between a
+  fixed network's feature maps, plus 1e-3 x the adversarial loss (SRGAN).
+
+Networks `{'g'}` and `{'d'}`. Each step: one discriminator update (none when the adversarial
+weight is 0), then one generator update through the new discriminator, then the EMA.
+"""
 
 from __future__ import annotations
+
+import os
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +27,7 @@ from gan_jax.train import inputs
 from gan_jax.train.parts import device_mean, ema, optimizer_step
 
 Batch = dict[str, jax.Array]
+CONTENT_LOSSES = ('l1', 'mse', 'features')
 
 
 def check(config: ml_collections.ConfigDict) -> None:
@@ -31,54 +41,95 @@ def check(config: ml_collections.ConfigDict) -> None:
                         f'on unpacked pairs; use 1, got {config[field]}')
   if config.gp_weight or config.r1_weight:
     raise ConfigError('config.gp_weight, config.r1_weight: not used by paired training; set 0')
+  if config.content_loss not in CONTENT_LOSSES:
+    raise ConfigError(f'config.content_loss: unknown {config.content_loss!r}; known: '
+                      f'{CONTENT_LOSSES}')
+  if config.discriminator_sees_source and config.dataset.source == 'lowres':
+    raise ConfigError('config.discriminator_sees_source: low-resolution sources cannot be stacked '
+                      'on their targets; set it False (SRGAN judges images alone)')
+
+
+def content_network(config: ml_collections.ConfigDict) -> dict:
+  """The fixed classifier whose feature maps the `features` content loss compares: the shipped
+  classifier of the dataset (`content_network` empty), or classifier weights from a path."""
+  from gan_jax.metrics import classifier
+  path = config.content_network or classifier.weights_path(config.dataset.name)
+  if not os.path.exists(path):
+    raise ConfigError(f'config.content_network: no classifier weights at {path}; give a file made '
+                      'by `python -m gan_jax.metrics.classifier`, or a dataset gan_jax ships one for '
+                      '(mnist, fashion_mnist, cifar10)')
+  params, info = classifier.load_weights(path)
+  return {'params': params, 'name': f'{info.get("dataset", path)} classifier, last conv block'}
 
 
 def networks(config: ml_collections.ConfigDict, dataset) -> Networks:
-  generator, discriminator = models.build(config, dataset.shape)
+  scale = dataset.shape[0] // dataset.source_shape[0]
+  generator, discriminator = models.build(config, dataset.shape, scale=scale)
+  fixed = {'content': content_network(config)} if config.content_loss == 'features' else {}
   return Networks({'g': generator}, {'d': discriminator},
-                  {'source': tuple(dataset.source_shape), 'target': tuple(dataset.shape)})
+                  {'source': tuple(dataset.source_shape), 'target': tuple(dataset.shape)}, fixed)
+
+
+def _judged(config, source: jax.Array, image: jax.Array) -> jax.Array:
+  """What the discriminator sees: the image, after its source when `discriminator_sees_source`."""
+  return jnp.concatenate([source, image], axis=-1) if config.discriminator_sees_source else image
 
 
 def init_variables(config: ml_collections.ConfigDict, nets: Networks, g_key: jax.Array,
                    d_key: jax.Array) -> tuple[dict, dict, dict]:
   source = jnp.zeros((1,) + nets.shapes['source'], jnp.float32)
-  pair = jnp.zeros((1,) + nets.shapes['target'][:-1] +
-                   (nets.shapes['source'][-1] + nets.shapes['target'][-1],), jnp.float32)
+  target = jnp.zeros((1,) + nets.shapes['target'], jnp.float32)
   g_vars = nets.generators['g'].init(g_key, source, None, train=False)
-  d_vars = nets.discriminators['d'].init(d_key, pair, train=False)
+  d_vars = nets.discriminators['d'].init(d_key, _judged(config, source, target), train=False)
   return {'g': g_vars}, {'d': d_vars}, {}
+
+
+def content_loss(output: jax.Array, target: jax.Array, config: ml_collections.ConfigDict,
+                 nets: Networks) -> jax.Array:
+  """The generator's distance to the target: L1 or MSE on pixels, or MSE on the fixed network's
+  feature maps."""
+  if config.content_loss == 'l1':
+    return jnp.mean(jnp.abs(output - target))
+  if config.content_loss == 'mse':
+    return jnp.mean((output - target) ** 2)
+  from gan_jax.metrics.classifier import feature_maps
+  params = nets.fixed['content']['params']
+  return jnp.mean((feature_maps(params, output) - feature_maps(params, target)) ** 2)
 
 
 def discriminator_loss(d_params, d_batch_stats, source, target, output, *,
                        config: ml_collections.ConfigDict, discriminator):
-  """(d_loss, (new batch statistics, metrics)): the adversarial loss of every patch of the real
-  pairs (source, target) against the generated pairs (source, output)."""
+  """(d_loss, (new batch statistics, metrics)): the adversarial loss of every logit (every patch
+  for a PatchGAN) of real images against generated ones."""
   real_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats,
-                                           jnp.concatenate([source, target], axis=-1))
+                                           _judged(config, source, target))
   fake_logits, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats,
-                                           jnp.concatenate([source, output], axis=-1))
+                                           _judged(config, source, output))
   d_loss = losses.LOSSES[config.loss].d_loss(real_logits, fake_logits)
   metrics = {'d_real': jnp.mean(real_logits), 'd_fake': jnp.mean(fake_logits), 'd_loss': d_loss}
   return d_loss, (d_batch_stats, metrics)
 
 
 def generator_loss(output, source, target, d_params, d_batch_stats, *,
-                   config: ml_collections.ConfigDict, discriminator):
-  """(g_loss, metrics): fool the new discriminator on (source, output) (weighted by
-  `config.adversarial_weight`, 0 for pix2pix's L1-only ablation), and stay within L1 of the target
-  (pix2pix's lambda = `config.l1_weight`)."""
-  fake_logits, _ = apply_model(discriminator, d_params, d_batch_stats,
-                               jnp.concatenate([source, output], axis=-1))
-  adversarial = losses.LOSSES[config.loss].g_loss(fake_logits)
-  l1 = jnp.mean(jnp.abs(output - target))
-  g_loss = config.adversarial_weight * adversarial + config.l1_weight * l1
-  return g_loss, {'g_adversarial_loss': adversarial, 'g_l1': l1, 'g_loss': g_loss}
+                   config: ml_collections.ConfigDict, nets: Networks):
+  """(g_loss, metrics): `adversarial_weight` x fooling the new discriminator, plus
+  `content_weight` x the content loss (pix2pix: 1 and 100 x L1; SRGAN: 1e-3 and features)."""
+  content = content_loss(output, target, config, nets)
+  g_loss = config.content_weight * content
+  metrics = {'g_content_loss': content}
+  if config.adversarial_weight:
+    fake_logits, _ = apply_model(nets.discriminators['d'], d_params, d_batch_stats,
+                                 _judged(config, source, output))
+    metrics['g_adversarial_loss'] = losses.LOSSES[config.loss].g_loss(fake_logits)
+    g_loss += config.adversarial_weight * metrics['g_adversarial_loss']
+  metrics['g_loss'] = g_loss
+  return g_loss, metrics
 
 
 def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Networks,
            axis_name: str | None):
   """One step on this device's share of the batch: `source` and `target` [1, samples, ...]."""
-  generator, discriminator = nets.generators['g'], nets.discriminators['d']
+  generator = nets.generators['g']
   source, target = batch['source'][0], batch['target'][0]
   dropout_keys = inputs.dropout_keys(jax.random.fold_in(state.key, state.step), source.shape[0],
                                      axis_name)
@@ -87,24 +138,26 @@ def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Netw
       lambda p: apply_model(generator, p, state.g_batch_stats['g'], source, dropout_keys),
       state.g_params['g'], has_aux=True)
 
-  d_grads, (d_batch_stats, d_metrics) = jax.grad(discriminator_loss, has_aux=True)(
-      state.d_params['d'], state.d_batch_stats['d'], source, target, lax.stop_gradient(output),
-      config=config, discriminator=discriminator)
-  d_grads = device_mean({'d': d_grads}, axis_name)
-  d_params, d_opt_state = optimizer_step(state.d_tx, d_grads, state.d_opt_state, state.d_params)
+  d_params, d_opt_state, d_batch_stats, metrics = (state.d_params, state.d_opt_state,
+                                                   state.d_batch_stats, {})
+  if config.adversarial_weight:  # Without an adversarial term the discriminator is idle.
+    d_grads, (new_stats, metrics) = jax.grad(discriminator_loss, has_aux=True)(
+        d_params['d'], d_batch_stats['d'], source, target, lax.stop_gradient(output),
+        config=config, discriminator=nets.discriminators['d'])
+    d_grads = device_mean({'d': d_grads}, axis_name)
+    d_params, d_opt_state = optimizer_step(state.d_tx, d_grads, d_opt_state, d_params)
+    d_batch_stats = device_mean({'d': new_stats}, axis_name)
+    metrics['d_grad_norm'] = optax.tree.norm(d_grads)
 
   (_, g_metrics), output_grads = jax.value_and_grad(generator_loss, has_aux=True)(
-      output, source, target, d_params['d'], d_batch_stats, config=config,
-      discriminator=discriminator)
+      output, source, target, d_params['d'], d_batch_stats['d'], config=config, nets=nets)
   g_grads = device_mean({'g': g_vjp(output_grads)[0]}, axis_name)
   g_params, g_opt_state = optimizer_step(state.g_tx, g_grads, state.g_opt_state, state.g_params)
 
   new_state = state.replace(
       step=state.step + 1, g_params=g_params, d_params=d_params,
       g_ema_params=ema(g_params, state.g_ema_params, state.step, config.ema_decay),
-      g_batch_stats=device_mean({'g': g_batch_stats}, axis_name),
-      d_batch_stats=device_mean({'d': d_batch_stats}, axis_name),
+      g_batch_stats=device_mean({'g': g_batch_stats}, axis_name), d_batch_stats=d_batch_stats,
       g_opt_state=g_opt_state, d_opt_state=d_opt_state)
-  metrics = dict(d_metrics, **g_metrics, d_grad_norm=optax.tree.norm(d_grads),
-                 g_grad_norm=optax.tree.norm(g_grads))
+  metrics.update(g_metrics, g_grad_norm=optax.tree.norm(g_grads))
   return new_state, device_mean(metrics, axis_name)
