@@ -273,6 +273,25 @@ def test_pix2pix_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkey
     assert json.load(f) == json.load(g)
   assert dataset.shape == (28, 28, 1) and dataset.source_shape == (28, 28, 1)
 
+  # The trained generator on a user's images of any size: python -m gan_jax.translate.
+  from gan_jax import translate
+  os.makedirs(tmp_path / 'in')
+  _save(str(tmp_path / 'in' / 'wide.png'), np.zeros((20, 44, 3), np.uint8))
+  _save(str(tmp_path / 'in' / 'digit.png'), (paired.edges(dataset.targets[:1])[0, ..., 0]))
+  assert translate.main(['--workdir', full, '--input', str(tmp_path / 'in'),
+                         '--output', str(tmp_path / 'out')]) == 0
+  assert np.asarray(Image.open(tmp_path / 'out' / 'wide.png')).shape == (20, 44)
+  assert np.asarray(Image.open(tmp_path / 'out' / 'digit.png')).shape == (28, 28)
+  # The output is the generator's on that input (checkpoint 4's EMA generator).
+  state = read_state(full, config, 4)
+  nets = paired_family.networks(config, dataset)
+  source = dataset.sources[:1].astype(np.float32) / 127.5 - 1
+  expected = nets.generators['g'].apply(
+      {'params': state.g_ema_params['g'], 'batch_stats': state.g_batch_stats['g']}, source,
+      train=False)
+  np.testing.assert_allclose(np.asarray(Image.open(tmp_path / 'out' / 'digit.png')),
+                             np.round((np.asarray(expected)[0, ..., 0] + 1) * 127.5), atol=1)
+
 
 def _save(path, array):
   os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -409,3 +428,25 @@ def test_scale_that_does_not_divide_the_image_is_one_error_line(tmp_path, tfds_d
   assert 'config.dataset.scale: 3 does not divide the image size 32x32' in one_error_line(
       capsys.readouterr().err)
   assert not os.path.exists(tmp_path / 'checkpoints')
+
+
+def test_translate_bad_input_is_one_error_line(tmp_path, capsys):
+  from experiments import gan_grid
+  from gan_jax import translate
+  from test_bad_input import one_error_line
+  os.makedirs(tmp_path / 'noise')
+  with open(tmp_path / 'noise' / 'config.json', 'w') as f:
+    f.write(gan_grid.get_config('runlocal').to_json_best_effort())
+  os.makedirs(tmp_path / 'in')
+  with open(tmp_path / 'in' / 'broken.png', 'wb') as f:
+    f.write(b'not an image')
+  cases = [([str(tmp_path / 'noise'), str(tmp_path / 'in')], 'trained a noise GAN (from noise)'),
+           ([str(tmp_path / 'nowhere'), str(tmp_path / 'in')], 'config.json: not found'),
+           ([str(tmp_path / 'noise'), str(tmp_path / 'missing')], 'missing: no such file or folder')]
+  for (workdir, input_path), message in cases:
+    assert translate.main(['--workdir', workdir, '--input', input_path, '--output',
+                           str(tmp_path / 'out')]) == 2
+    assert message in one_error_line(capsys.readouterr().err)
+  with pytest.raises(DataError, match='broken.png: cannot be decoded as an image'):
+    from gan_jax.data.images import decode_image_file
+    decode_image_file(str(tmp_path / 'in' / 'broken.png'))

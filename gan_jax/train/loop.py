@@ -208,6 +208,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer = metric_writers.MultiWriter([writer, JsonlWriter(jsonl_path, start_step)])
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       f.write(config.to_json_best_effort(indent=2))
+    with open(os.path.join(workdir, 'shapes.json'), 'w') as f:  # What the networks were built for.
+      json.dump(nets.shapes, f)
   if start_step == 0:
     writer.write_hparams(_flatten(config))
   logging.info('Generator: %d parameters; discriminator: %d; %d devices.',

@@ -1,0 +1,116 @@
+"""`python -m gan_jax.translate --workdir W --input FILE_OR_DIR --output DIR [--step N]`: applies
+a trained translation or super-resolution generator (the EMA generator of a `paired` run's
+checkpoint, default the latest) to your images, at their own size, rectangles included, and
+writes one PNG per input under the input's name.
+
+Inputs are what the model was trained to take: edge maps for edges -> digit, grey images for
+colorization, low-resolution images for super-resolution. Colour inputs to a model of grey
+sources are converted to their luma; grey inputs to a model of colour sources are repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import jax
+import numpy as np
+
+from gan_jax import parallel
+from gan_jax.data.images import IMAGE_SUFFIXES, decode_image_file
+from gan_jax.data.paired import luma
+from gan_jax.errors import CheckpointError, DataError, EvaluateError, UserError
+from gan_jax.evaluate import load_workdir_config
+from gan_jax.models import Networks, apply_model
+from gan_jax.train.checkpoint import Checkpointer
+from gan_jax.train.state import create_state
+
+
+def input_files(path: str) -> list[str]:
+  if os.path.isfile(path):
+    return [path]
+  if not os.path.isdir(path):
+    raise DataError(f'--input {path}: no such file or folder')
+  files = sorted(os.path.join(path, f) for f in os.listdir(path)
+                 if f.lower().endswith(IMAGE_SUFFIXES))
+  if not files:
+    raise DataError(f'--input {path}: no images ({", ".join(IMAGE_SUFFIXES)}) in the folder')
+  return files
+
+
+def load_generator(workdir: str, step: int | None = None):
+  """(generator, its EMA parameters and batch statistics, the source channels, the step)."""
+  config = load_workdir_config(workdir)
+  if config.family != 'paired':
+    raise EvaluateError(f'{workdir} trained a {config.family} GAN (from noise); translate applies '
+                        'generators trained on (source, target) pairs (family paired)')
+  shapes_path = os.path.join(workdir, 'shapes.json')
+  if not os.path.isfile(shapes_path):
+    raise EvaluateError(f'{shapes_path}: not found; it is written when the run starts')
+  with open(shapes_path) as f:
+    shapes = {k: tuple(v) for k, v in json.load(f).items()}
+  from gan_jax import models
+  scale = shapes['target'][0] // shapes['source'][0]
+  generator, discriminator = models.build(config, shapes['target'], scale=scale)
+  nets = Networks({'g': generator}, {'d': discriminator}, shapes)  # No content network: not needed.
+  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+  try:
+    steps = checkpointer.all_steps()
+    if not steps:
+      raise EvaluateError(f'{checkpointer.directory}: no checkpoints')
+    if step is not None and step not in steps:
+      raise EvaluateError(f'--step {step}: no such checkpoint; saved steps: {steps}')
+    template = create_state(config, nets)
+    try:
+      state = checkpointer.restore(template, step)
+    except CheckpointError as e:
+      if e.intact_step is None:
+        raise
+      raise CheckpointError(f'{e}: translate with it with --step {e.intact_step}') from None
+  finally:
+    checkpointer.close()
+  return (generator, state.g_ema_params['g'], state.g_batch_stats['g'], shapes['source'][-1],
+          int(state.step))
+
+
+def translate(workdir: str, input_path: str, output_dir: str, step: int | None = None) -> list[str]:
+  """Writes the generator's output for every image of `input_path`; returns the files written."""
+  files = input_files(input_path)
+  generator, params, batch_stats, channels, step = load_generator(workdir, step)
+  run = jax.jit(lambda x: apply_model(generator, params, batch_stats, x, None, train=False)[0],
+                compiler_options=parallel.compiler_options())
+  os.makedirs(output_dir, exist_ok=True)
+  written = []
+  for file in files:
+    image = decode_image_file(file)  # uint8 [H, W, 3]
+    image = luma(image[None])[0] if channels == 1 else image
+    out = np.asarray(run(image[None].astype(np.float32) / 127.5 - 1))[0]
+    out = np.round((np.clip(out, -1, 1) + 1) * 127.5).astype(np.uint8)
+    name = os.path.splitext(os.path.basename(file))[0] + '.png'
+    path = os.path.join(output_dir, name)
+    from PIL import Image
+    Image.fromarray(out[..., 0] if out.shape[-1] == 1 else out).save(path)
+    written.append(path)
+  return written
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(prog='python -m gan_jax.translate', description=__doc__)
+  parser.add_argument('--workdir', required=True, help='a paired (translation or SR) run')
+  parser.add_argument('--input', required=True, help='an image file or a folder of images')
+  parser.add_argument('--output', required=True, help='the folder for the outputs')
+  parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: latest)')
+  args = parser.parse_args(argv)
+  try:
+    written = translate(args.workdir, args.input, args.output, args.step)
+  except UserError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  print(f'{len(written)} images written to {args.output}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
