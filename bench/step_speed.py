@@ -24,8 +24,9 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import launch  # noqa: E402  (its --config flag and the parsing that makes errors one line)
-from gan_jax import models, parallel  # noqa: E402
+from gan_jax import parallel  # noqa: E402
 from gan_jax.config import ConfigError, check_devices, validate  # noqa: E402
+from gan_jax.train import families  # noqa: E402
 from gan_jax.train.state import create_state  # noqa: E402
 from gan_jax.train.step import make_train_step  # noqa: E402
 
@@ -48,16 +49,30 @@ def data_shape(config) -> tuple[tuple[int, ...], int]:
   return ((size, size, shape[-1]) if size else shape), num_classes
 
 
+class ShapesOnly:
+  """What the families read of a dataset to build networks: its shapes and classes."""
+
+  def __init__(self, config):
+    self.shape, self.num_classes = data_shape(config)
+    h, w, c = self.shape
+    source = config.dataset.source
+    self.source_shape = ((h // config.dataset.scale, w // config.dataset.scale, c)
+                         if source == 'lowres' else (h, w, 1) if source else self.shape)
+
+
 def time_step(config, iters: int) -> dict:
-  shape, num_classes = data_shape(config)
-  generator, discriminator = models.build(config, shape, num_classes)
-  nets = models.Networks({'g': generator}, {'d': discriminator}, {'x': shape})
+  dataset = ShapesOnly(config)
+  nets = families.get(config.family).networks(config, dataset)
   mesh = parallel.make_mesh()
   state = parallel.replicate(create_state(config, nets), mesh)
   rng = np.random.default_rng(0)
   steps = config.n_critic  # One real batch per critic update, as the input pipeline gives.
-  local = {'x': rng.uniform(-1, 1, (steps, config.batch_size, *shape)).astype(np.float32),
-           'label': rng.integers(0, max(num_classes, 1), (steps, config.batch_size))}
+  images = lambda shape: rng.uniform(-1, 1, (steps, config.batch_size, *shape)).astype(np.float32)
+  local = {'label': rng.integers(0, max(dataset.num_classes, 1), (steps, config.batch_size))}
+  if config.dataset.source:
+    local.update(source=images(dataset.source_shape), target=images(dataset.shape))
+  else:
+    local['x'] = images(dataset.shape)
   batch = parallel.shard_batch(local, mesh)
   step = make_train_step(config, nets, mesh)
   start = time.perf_counter()
@@ -86,7 +101,7 @@ def main(argv) -> None:
     data_shape(config)
   except ConfigError as e:
     sys.exit(f'error: {e}')
-  print(f'# Train step (n_critic D updates + 1 G update + EMA), median of {_ITERS.value} after '
+  print(f'# Train step (the family\'s update: D and G updates + EMA), median of {_ITERS.value} after '
         f'one warm-up; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
         f'jax {jax.__version__}, {jax.device_count()} x {jax.devices()[0].platform}')
   print('| config | batch | n_critic | compile (s) | s/step | real images/s | peak RSS (MB) |')

@@ -13,14 +13,15 @@ def step_speed(*args):
                         capture_output=True, text=True, timeout=300)
 
 
-def test_prints_a_row_for_the_experiment():
-  result = step_speed('--config', 'experiments/dcgan_mnist.py:runlocal', '--config.n_critic=2',
-                      '--iters', '1')
+@pytest.mark.parametrize('experiment,n_critic', [('dcgan_mnist', 2), ('srgan_cifar', 1)])
+def test_prints_a_row_for_the_experiment(experiment, n_critic):
+  result = step_speed('--config', f'experiments/{experiment}.py:runlocal',
+                      f'--config.n_critic={n_critic}', '--iters', '1')
   assert result.returncode == 0, result.stderr[-2000:]
-  row = [l for l in result.stdout.splitlines() if l.startswith('| experiments/dcgan_mnist')]
+  row = [l for l in result.stdout.splitlines() if l.startswith(f'| experiments/{experiment}')]
   assert len(row) == 1
   cells = [c.strip() for c in row[0].strip('|').split('|')]
-  assert cells[1:3] == ['8', '2']           # batch and n_critic, as configured
+  assert cells[1:3] == ['8', str(n_critic)]  # batch and n_critic, as configured
   assert float(cells[4]) > 0 and float(cells[5]) > 0
 
 
