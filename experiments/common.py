@@ -61,5 +61,11 @@ def shrink_for_runlocal(c: ml_collections.ConfigDict, num_steps: int = 4) -> Non
   for model in (c.generator, c.discriminator):
     if 'ch' in model:
       model.ch = 8
-  if c.family == 'noise' and 'fd' in c.evals:  # Offline: the dataset's classifier, not the Inception.
-    set_evals(c, f'{c.dataset.name}_cnn', num_samples=64, is_samples=64)
+  if c.family == 'noise':
+    if 'fd' in c.evals:  # Offline: the dataset's classifier instead of the Inception.
+      set_evals(c, f'{c.dataset.name}_cnn', num_samples=64, is_samples=64)
+    return
+  for entry in c.evals.values():  # Translation: the first 64 held-out pairs.
+    entry['num_samples'] = min(entry['num_samples'], 64)
+    if 'num_real' in entry:
+      entry['num_real'] = min(entry['num_real'], 64)

@@ -60,8 +60,4 @@ def get_config(arg: str | None = None):
     c.eval.best_metric = 'psnr'
   if arg.runlocal:
     shrink_for_runlocal(c)
-    for entry in c.evals.values():
-      entry['num_samples'] = min(entry['num_samples'], 64)
-      if 'num_real' in entry:
-        entry['num_real'] = min(entry['num_real'], 64)
   return c

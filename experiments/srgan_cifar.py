@@ -58,8 +58,4 @@ def get_config(arg: str | None = None):
   if arg.runlocal:
     shrink_for_runlocal(c)
     c.generator.update(ch=8, blocks=2)
-    for entry in c.evals.values():
-      entry['num_samples'] = min(entry['num_samples'], 64)
-      if 'num_real' in entry:
-        entry['num_real'] = min(entry['num_real'], 64)
   return c

@@ -49,7 +49,7 @@ DIRECTIONS = {
     'coverage': False, 'coverage_mnist_cnn': False, 'cas': False, 'stacked_modes': False,
     'modes_covered': False, 'high_quality_fraction': False,
     'psnr': False, 'lr_psnr': False, 'psnr_y': False, 'ssim': False, 'ssim_y': False, 'accuracy': False,
-    'accuracy_mnist_cnn': False,
+    'accuracy_mnist_cnn': False, 'colorfulness': False,
 }
 
 

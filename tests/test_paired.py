@@ -450,3 +450,31 @@ def test_translate_bad_input_is_one_error_line(tmp_path, capsys):
   with pytest.raises(DataError, match='broken.png: cannot be decoded as an image'):
     from gan_jax.data.images import decode_image_file
     decode_image_file(str(tmp_path / 'in' / 'broken.png'))
+
+
+def test_colorfulness_in_closed_form():
+  grey = np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 1)).repeat(3, axis=-1)
+  assert scores.colorfulness(grey) == pytest.approx(0.0, abs=1e-9)
+  red = np.zeros((1, 8, 8, 3))
+  red[..., 0], red[..., 1:] = 1.0, -1.0  # R 255, G = B = 0: rg 255, yb 127.5, no spread.
+  assert scores.colorfulness(red) == pytest.approx(0.3 * np.hypot(255, 127.5))
+  halves = red.copy()
+  halves[:, :, 4:] = -1.0  # Half red, half black: rg and yb spread around their means.
+  rg, yb = np.array([255.0] * 4 + [0.0] * 4), np.array([127.5] * 4 + [0.0] * 4)
+  assert scores.colorfulness(halves) == pytest.approx(
+      np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def test_colorization_runlocal(tmp_path, tfds_dir):
+  from experiments import pix2pix_colorize_cifar
+  config = pix2pix_colorize_cifar.get_config('runlocal')
+  config.dataset.data_dir = tfds_dir
+  config.num_steps = config.eval_every = 2
+  for entry in config.evals.values():
+    entry.every = 2
+  train_and_evaluate(config, str(tmp_path))
+  last = read_jsonl(tmp_path / 'metrics.jsonl')[-1]
+  assert last['step'] == 2 and 0 < last['eval/colorfulness'] < 200
+  assert 0 <= last['eval/accuracy_cifar10_cnn'] <= 1 and np.isfinite(last['eval/psnr_y'])
+  dataset = data.build(config)
+  assert dataset.source_shape == (32, 32, 1) and dataset.shape == (32, 32, 3)

@@ -38,8 +38,10 @@ METRICS = {
     'lr_psnr': 1,       # super-resolution: PSNR of the output shrunk back against the input
     'ssim': 1,          # SSIM, all channels and Y
     'accuracy': 1,      # the extractor's (a dataset classifier's) accuracy on the outputs
+    'colorfulness': 1,  # Hasler & Süsstrunk's colourfulness, to set beside the real images'
 }
-WITHOUT_EXTRACTOR = ('psnr', 'ssim', 'lr_psnr')  # Pixel metrics: the entry's extractor is not loaded.
+# Pixel metrics: the entry's extractor is not loaded.
+WITHOUT_EXTRACTOR = ('psnr', 'ssim', 'lr_psnr', 'colorfulness')
 # An entry's fields and their defaults, except that an entry without `every` or `extractor` takes
 # `config.eval_every` and the extractor of the config's other entries (else 'inception'): so
 # `--config.evals.cas=cas` adds a metric that runs like the ones the experiment already has.
@@ -68,6 +70,7 @@ def metric_keys(metric: str, extractor: str) -> list[str]:
       'lr_psnr': ['lr_psnr'],
       'ssim': ['ssim', 'ssim_y'],
       'accuracy': [f'accuracy{s}'],
+      'colorfulness': ['colorfulness'],
   }[metric]
 
 
@@ -126,7 +129,7 @@ def check(config: ml_collections.ConfigDict, is_image_data: bool, conditional: b
     if not is_image_data:
       raise EvalConfigError(f'config.evals.{name}: sample-quality metrics need an image dataset; '
                             'toy datasets report mode metrics at every eval_every')
-    if e.metric in WITHOUT_EXTRACTOR and not is_paired(config):
+    if e.metric in ('psnr', 'ssim', 'lr_psnr') and not is_paired(config):
       raise EvalConfigError(f'config.evals.{name}.metric: {e.metric} compares outputs with their '
                             'targets: it needs a paired dataset')
     if e.metric == 'accuracy' and not (num_classes or conditional):
@@ -263,6 +266,8 @@ class Evaluators:
       value = scores.psnr(shrink(fake), shrink(targets[:len(fake)]))['psnr']
       return [value], (f'the targets of {source} shrunk {self.config.dataset.scale}x (antialiased '
                        'bicubic, 8 bits): the sources')
+    if e.metric == 'colorfulness':
+      return [scores.colorfulness(fake)], 'none (compare with the real images\' value)'
     if e.metric == 'accuracy':
       predicted = extractor(fake, self.mesh)['logits'].argmax(-1)
       return [float(np.mean(predicted == fake_labels))], 'the labels of the sources'

@@ -203,3 +203,19 @@ def ssim(outputs: np.ndarray, targets: np.ndarray, crop: int = 0) -> dict[str, f
   a, b = _image_pairs(outputs, targets, crop, 'ssim')
   return {'ssim': float(np.mean(dm_pix.ssim(a, b))),
           'ssim_y': float(np.mean(dm_pix.ssim(luma_y(a), luma_y(b))))}
+
+
+def colorfulness(images: np.ndarray) -> float:
+  """Mean over images of Hasler & Süsstrunk's (2003) colourfulness M = sigma_rgyb + 0.3 mu_rgyb,
+  on [0, 255] values (rg = R - G, yb = (R + G) / 2 - B); 0 for grey images. Judged against the
+  real images' value, not as higher-is-better."""
+  images = np.asarray(images, np.float64)
+  if images.ndim != 4 or images.shape[-1] != 3:
+    raise MetricInputError(f'colorfulness: expected RGB images [N, H, W, 3], got {images.shape}')
+  rgb = (np.clip(images, -1, 1) + 1) * 127.5
+  rg = rgb[..., 0] - rgb[..., 1]
+  yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+  axes = (1, 2)
+  sigma = np.sqrt(rg.var(axis=axes) + yb.var(axis=axes))
+  mu = np.sqrt(rg.mean(axis=axes) ** 2 + yb.mean(axis=axes) ** 2)
+  return float(np.mean(sigma + 0.3 * mu))
