@@ -12,29 +12,17 @@ Variants: `runlocal`, `l1only` (the L1-only ablation), `seed=N`.
 """
 
 from experiments.common import parse_arg, shrink_for_runlocal
-from experiments.pix2pix_edges2mnist import paired_evals
-from gan_jax.config import base_config
+from experiments.pix2pix_edges2mnist import paired_evals, pix2pix_config
 
 VARIANTS = dict(runlocal=False, l1only=False, seed=0)
 
 
 def get_config(arg: str | None = None):
   arg = parse_arg(arg, **VARIANTS)
-  c = base_config()
-  c.family = 'paired'
-  c.seed = arg.seed
+  c = pix2pix_config(arg.seed, arg.l1only)
   c.dataset.name = 'cifar10'
   c.dataset.source = 'grey'
-  c.batch_size = 64
-  c.loss = 'non_saturating'
-  c.content_loss, c.content_weight = 'l1', 100.0
-  c.adversarial_weight = 0.0 if arg.l1only else 1.0
-  c.ema_decay = 0.0
-  c.generator.update(name='unet', ch=64, norm='batch')
-  c.discriminator.update(name='patchgan', ch=64, norm='batch')
-  c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.5, d_b1=0.5, g_b2=0.999, d_b2=0.999)
   c.num_steps = 10_000
-  c.log_every = 100
   c.eval_every = c.checkpoint_every = 2000
   paired_evals(c, 'cifar10_cnn', 10_000)
   c.evals.colorfulness = dict(metric='colorfulness', every=c.get_ref('eval_every'),

@@ -33,23 +33,30 @@ def paired_evals(c, extractor: str, num_samples: int, crop: int = 0) -> None:
   c.eval.best_metric = f'fd_{extractor}'
 
 
-def get_config(arg: str | None = None):
-  arg = parse_arg(arg, **VARIANTS)
+def pix2pix_config(seed: int, l1only: bool):
+  """The paper's recipe: U-Net and PatchGAN (BatchNorm), vanilla GAN loss plus 100 x L1 (or L1
+  alone), Adam 2e-4, beta1 0.5; no generator average. Batch 64."""
   c = base_config()
   c.family = 'paired'
-  c.seed = arg.seed
-  c.dataset.name = 'mnist'
-  c.dataset.source = 'edges'
+  c.seed = seed
   c.batch_size = 64
   c.loss = 'non_saturating'
   c.content_loss, c.content_weight = 'l1', 100.0
-  c.adversarial_weight = 0.0 if arg.l1only else 1.0
+  c.adversarial_weight = 0.0 if l1only else 1.0
   c.ema_decay = 0.0  # pix2pix keeps no average: the generator itself is evaluated.
   c.generator.update(name='unet', ch=64, norm='batch')
   c.discriminator.update(name='patchgan', ch=64, norm='batch')
   c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.5, d_b1=0.5, g_b2=0.999, d_b2=0.999)
-  c.num_steps = 4000
   c.log_every = 100
+  return c
+
+
+def get_config(arg: str | None = None):
+  arg = parse_arg(arg, **VARIANTS)
+  c = pix2pix_config(arg.seed, arg.l1only)
+  c.dataset.name = 'mnist'
+  c.dataset.source = 'edges'
+  c.num_steps = 4000
   c.eval_every = c.checkpoint_every = 1000
   paired_evals(c, 'mnist_cnn', 10_000)
   if arg.folder:  # Users' pairs: no labels, so pixel metrics only.

@@ -24,7 +24,7 @@ from gan_jax.metrics.extractors import EXTRACTORS
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train import families
 from gan_jax.train.samplers import EvaluatorSampler
-from gan_jax.train.state import create_state
+from gan_jax.train.state import GANState, create_state
 
 
 def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
@@ -41,6 +41,27 @@ def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
     raise EvaluateError(f'{path}: damaged or not a gan_jax config ({reason}); restore it from a '
                         'copy, or rewrite it with the config the run was trained with') from None
   return config
+
+
+def restore_checkpoint(workdir: str, config: ml_collections.ConfigDict, nets: models.Networks,
+                       step: int | None, command: str) -> GANState:
+  """The state at checkpoint `step` (default: the latest) of a workdir; one clear error when it
+  has none, not that step, or a damaged one (naming the intact one for `command --step`)."""
+  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+  try:
+    steps = checkpointer.all_steps()
+    if not steps:
+      raise EvaluateError(f'{checkpointer.directory}: no checkpoints')
+    if step is not None and step not in steps:
+      raise EvaluateError(f'--step {step}: no such checkpoint; saved steps: {steps}')
+    try:
+      return checkpointer.restore(create_state(config, nets), step)
+    except CheckpointError as e:
+      if e.intact_step is None:
+        raise
+      raise CheckpointError(f'{e}: {command} it with --step {e.intact_step}') from None
+  finally:
+    checkpointer.close()
 
 
 def evaluate(workdir: str, metrics: list[str], step: int | None = None, extractor: str = '',
@@ -84,21 +105,7 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
       texts.update(t)
     return None, results, texts
 
-  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
-  steps = checkpointer.all_steps()
-  if not steps:
-    raise EvaluateError(f'{checkpointer.directory}: no checkpoints')
-  if step is not None and step not in steps:
-    raise EvaluateError(f'--step {step}: no such checkpoint; saved steps: {steps}')
-  state = create_state(config, nets)
-  try:
-    state = parallel.replicate(checkpointer.restore(state, step), mesh)
-  except CheckpointError as e:
-    if e.intact_step is None:
-      raise
-    raise CheckpointError(f'{e}: evaluate it with --step {e.intact_step}') from None
-  finally:
-    checkpointer.close()
+  state = parallel.replicate(restore_checkpoint(workdir, config, nets, step, 'evaluate'), mesh)
   sampler = EvaluatorSampler(config, nets.generators['g'], dataset.num_classes, mesh)
   results, texts = quality(sampler(state), list(quality.entries),
                            f'samples of the EMA generator at step {int(state.step)}')

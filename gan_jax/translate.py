@@ -21,11 +21,9 @@ import numpy as np
 from gan_jax import parallel
 from gan_jax.data.images import IMAGE_SUFFIXES, decode_image_file
 from gan_jax.data.paired import luma
-from gan_jax.errors import CheckpointError, DataError, EvaluateError, UserError
-from gan_jax.evaluate import load_workdir_config
+from gan_jax.errors import DataError, EvaluateError, UserError
+from gan_jax.evaluate import load_workdir_config, restore_checkpoint
 from gan_jax.models import Networks, apply_model
-from gan_jax.train.checkpoint import Checkpointer
-from gan_jax.train.state import create_state
 
 
 def input_files(path: str) -> list[str]:
@@ -55,22 +53,7 @@ def load_generator(workdir: str, step: int | None = None):
   scale = shapes['target'][0] // shapes['source'][0]
   generator, discriminator = models.build(config, shapes['target'], scale=scale)
   nets = Networks({'g': generator}, {'d': discriminator}, shapes)  # No content network: not needed.
-  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
-  try:
-    steps = checkpointer.all_steps()
-    if not steps:
-      raise EvaluateError(f'{checkpointer.directory}: no checkpoints')
-    if step is not None and step not in steps:
-      raise EvaluateError(f'--step {step}: no such checkpoint; saved steps: {steps}')
-    template = create_state(config, nets)
-    try:
-      state = checkpointer.restore(template, step)
-    except CheckpointError as e:
-      if e.intact_step is None:
-        raise
-      raise CheckpointError(f'{e}: translate with it with --step {e.intact_step}') from None
-  finally:
-    checkpointer.close()
+  state = restore_checkpoint(workdir, config, nets, step, 'translate')
   return (generator, state.g_ema_params['g'], state.g_batch_stats['g'], shapes['source'][-1],
           int(state.step))
 

@@ -85,12 +85,54 @@ def test_resume_gives_the_same_run(tmp_path):
   assert rows_full == rows_resumed
 
 
+def interrupt_and_resume(config, workdir: str, monkeypatch, stop_at: int) -> None:
+  """Runs `config` in `workdir`, stopped (as by a preemption) when step `stop_at` starts, then
+  runs the same command again, which resumes from the latest checkpoint."""
+  from gan_jax.train import loop
+  real_make_train_step = loop.make_train_step
+
+  def stopping(*args):
+    train_step = real_make_train_step(*args)
+    def step(state, batch):
+      if int(state.step) == stop_at - 1:
+        raise KeyboardInterrupt
+      return train_step(state, batch)
+    return step
+  monkeypatch.setattr(loop, 'make_train_step', stopping)
+  with pytest.raises(KeyboardInterrupt):
+    train_and_evaluate(config, workdir)
+  assert [r['step'] for r in read_jsonl(os.path.join(workdir, 'metrics.jsonl'))] == list(
+      range(1, stop_at)), 'log_every must be 1'
+  monkeypatch.setattr(loop, 'make_train_step', real_make_train_step)
+  train_and_evaluate(config, workdir)
+
+
+def assert_same_run(config, full: str, resumed: str, step: int):
+  """Every leaf of the final state, every logged row and the best-checkpoint record are equal."""
+  a, b = read_state(full, config, step), read_state(resumed, config, step)
+  paths = lambda tree: [jax.tree_util.keystr(p) for p, _ in jax.tree.leaves_with_path(tree)]
+  assert paths(a) == paths(b)
+  for path, x, y in zip(paths(a), jax.tree.leaves(a), jax.tree.leaves(b)):
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      x, y = jax.random.key_data(x), jax.random.key_data(y)
+    np.testing.assert_array_equal(x, y, err_msg=path)
+  drop = lambda rows: [{k: v for k, v in r.items() if k not in ('steps_per_sec', 'uptime')}
+                       for r in rows]
+  rows_full = drop(read_jsonl(os.path.join(full, 'metrics.jsonl')))
+  assert drop(read_jsonl(os.path.join(resumed, 'metrics.jsonl'))) == rows_full
+  assert [r['step'] for r in rows_full] == list(range(1, step + 1))
+  with open(os.path.join(full, 'best.json')) as f, open(os.path.join(resumed, 'best.json')) as g:
+    best = json.load(f)
+    assert json.load(g) == best
+  assert os.listdir(os.path.join(resumed, 'best')) == [str(best['step'])]
+  return a, rows_full
+
+
 def test_interrupted_image_run_resumes_exactly(tmp_path, tfds_dir, monkeypatch):
   """cgan_cifar:runlocal carries every kind of state: conditional BatchNorm statistics, spectral
   norm's vectors, the linear schedule's count, the EMA generator, evaluators and the best
   checkpoint. Stopped while step 6 runs, and resumed from checkpoint 4, it ends as one run does."""
   from experiments import cgan_cifar
-  from gan_jax.train import loop
   config = cgan_cifar.get_config('runlocal')
   config.dataset.data_dir = tfds_dir
   config.num_steps = 8
@@ -100,44 +142,13 @@ def test_interrupted_image_run_resumes_exactly(tmp_path, tfds_dir, monkeypatch):
     entry.every = 2
   full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
   train_and_evaluate(config, full)
-
-  real_make_train_step = loop.make_train_step
-
-  def stopping_at_step_6(*args):
-    train_step = real_make_train_step(*args)
-    def step(state, batch):
-      if int(state.step) == 5:
-        raise KeyboardInterrupt  # A preemption: steps 1-5 logged, checkpoint 4 the latest.
-      return train_step(state, batch)
-    return step
-  monkeypatch.setattr(loop, 'make_train_step', stopping_at_step_6)
-  with pytest.raises(KeyboardInterrupt):
-    train_and_evaluate(config, resumed)
-  assert sorted(map(int, os.listdir(os.path.join(resumed, 'checkpoints')))) == [2, 4]
-  assert [r['step'] for r in read_jsonl(os.path.join(resumed, 'metrics.jsonl'))] == [1, 2, 3, 4, 5]
-  monkeypatch.setattr(loop, 'make_train_step', real_make_train_step)
-  train_and_evaluate(config, resumed)
-
-  a, b = read_state(full, config, 8), read_state(resumed, config, 8)
-  paths = lambda tree: [jax.tree_util.keystr(p) for p, _ in jax.tree.leaves_with_path(tree)]
-  assert paths(a) == paths(b)
-  assert any(p.endswith("/u']") for p in paths(a.d_batch_stats))  # Spectral norm's vectors.
-  assert any(p.endswith("['mean']") for p in paths(a.g_batch_stats))  # BatchNorm's statistics.
-  for path, x, y in zip(paths(a), jax.tree.leaves(a), jax.tree.leaves(b)):
-    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-      x, y = jax.random.key_data(x), jax.random.key_data(y)
-    np.testing.assert_array_equal(x, y, err_msg=path)
-  drop = lambda rows: [{k: v for k, v in r.items() if k not in ('steps_per_sec', 'uptime')}
-                       for r in rows]
-  rows_full = drop(read_jsonl(os.path.join(full, 'metrics.jsonl')))
-  rows_resumed = drop(read_jsonl(os.path.join(resumed, 'metrics.jsonl')))
-  assert [r['step'] for r in rows_resumed] == list(range(1, 9))
-  assert rows_resumed == rows_full
-  assert {'eval/fd_cifar10_cnn', 'eval/is_cifar10_cnn'} <= rows_full[-1].keys()
-  with open(os.path.join(full, 'best.json')) as f, open(os.path.join(resumed, 'best.json')) as g:
-    best = json.load(f)
-    assert json.load(g) == best
-  assert os.listdir(os.path.join(resumed, 'best')) == [str(best['step'])]
+  interrupt_and_resume(config, resumed, monkeypatch, stop_at=6)
+  state, rows = assert_same_run(config, full, resumed, 8)
+  paths = [jax.tree_util.keystr(p) for p, _ in jax.tree.leaves_with_path(state.d_batch_stats)]
+  assert any(p.endswith("/u']") for p in paths)  # Spectral norm's vectors,
+  assert any(jax.tree_util.keystr(p).endswith("['mean']")  # BatchNorm's statistics.
+             for p, _ in jax.tree.leaves_with_path(state.g_batch_stats))
+  assert {'eval/fd_cifar10_cnn', 'eval/is_cifar10_cnn'} <= rows[-1].keys()
 
 
 def test_completed_run_is_not_repeated(tmp_path):
