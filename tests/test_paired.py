@@ -220,13 +220,8 @@ def test_paired_eight_devices_match_one():
 
 
 def test_pix2pix_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkeypatch):
-  config = pix2pix_edges2mnist.get_config('runlocal')
-  config.dataset.data_dir = tfds_dir
-  config.num_steps = 4
-  config.log_every = 1
-  config.checkpoint_every = config.eval_every = 2
-  for entry in config.evals.values():
-    entry.every = 2
+  from test_train import assert_same_run, interrupt_and_resume, logged_every_step, read_state
+  config = logged_every_step(pix2pix_edges2mnist.get_config('runlocal'), tfds_dir, num_steps=4)
   full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
   result = train_and_evaluate(config, full)
   rows = read_jsonl(os.path.join(full, 'metrics.jsonl'))
@@ -242,7 +237,6 @@ def test_pix2pix_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkey
   assert figure.shape[:2] == (8 * 30 + 2, 6 * 30 + 2)  # 8 rows of 2 x (source, output, target).
 
   # Stopped while step 4 runs, resumed from checkpoint 2: the same run.
-  from test_train import assert_same_run, interrupt_and_resume, read_state
   interrupt_and_resume(config, resumed, monkeypatch, stop_at=4)
   state, _ = assert_same_run(config, full, resumed, 4)
   assert jax.tree.leaves(state.g_batch_stats) and jax.tree.leaves(state.d_batch_stats)

@@ -85,6 +85,18 @@ def test_resume_gives_the_same_run(tmp_path):
   assert rows_full == rows_resumed
 
 
+def logged_every_step(config, tfds_dir: str, num_steps: int):
+  """An image experiment's runlocal for resume tests: `num_steps` steps, each logged; evaluators
+  and checkpoints every 2."""
+  config.dataset.data_dir = tfds_dir
+  config.num_steps = num_steps
+  config.log_every = 1
+  config.checkpoint_every = config.eval_every = 2
+  for entry in config.evals.values():
+    entry.every = 2
+  return config
+
+
 def interrupt_and_resume(config, workdir: str, monkeypatch, stop_at: int) -> None:
   """Runs `config` in `workdir`, stopped (as by a preemption) when step `stop_at` starts, then
   runs the same command again, which resumes from the latest checkpoint."""
@@ -133,13 +145,7 @@ def test_interrupted_image_run_resumes_exactly(tmp_path, tfds_dir, monkeypatch):
   norm's vectors, the linear schedule's count, the EMA generator, evaluators and the best
   checkpoint. Stopped while step 6 runs, and resumed from checkpoint 4, it ends as one run does."""
   from experiments import cgan_cifar
-  config = cgan_cifar.get_config('runlocal')
-  config.dataset.data_dir = tfds_dir
-  config.num_steps = 8
-  config.log_every = 1
-  config.checkpoint_every = config.eval_every = 2
-  for entry in config.evals.values():
-    entry.every = 2
+  config = logged_every_step(cgan_cifar.get_config('runlocal'), tfds_dir, num_steps=8)
   full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
   train_and_evaluate(config, full)
   interrupt_and_resume(config, resumed, monkeypatch, stop_at=6)
