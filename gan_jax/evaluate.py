@@ -23,7 +23,7 @@ from gan_jax.metrics import evaluators
 from gan_jax.metrics.extractors import EXTRACTORS
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train import families
-from gan_jax.train.samplers import EvaluatorSampler
+from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler
 from gan_jax.train.state import GANState, create_state
 
 
@@ -85,6 +85,7 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   config.evals = ml_collections.ConfigDict({
       m: dict(metric=m, every=1, num_samples=num_samples, extractor=extractor or default_extractor,
               real_split=real_split) for m in metrics})
+  config.eval.best_metric = ''  # Training's choice; nothing is kept here.
   validate(config)  # Metric names, extractor, sample counts.
 
   dataset = data.build(config)
@@ -106,9 +107,13 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
     return None, results, texts
 
   state = parallel.replicate(restore_checkpoint(workdir, config, nets, step, 'evaluate'), mesh)
-  sampler = EvaluatorSampler(config, nets.generators['g'], dataset.num_classes, mesh)
-  results, texts = quality(sampler(state), list(quality.entries),
-                           f'samples of the EMA generator at step {int(state.step)}')
+  if data.is_paired(config):  # Translation: outputs for the held-out sources.
+    sampler = TranslationSampler(config, nets.generators['g'], mesh)
+    what = f'outputs for held-out sources of the EMA generator at step {int(state.step)}'
+  else:
+    sampler = EvaluatorSampler(config, nets.generators['g'], dataset.num_classes, mesh)
+    what = f'samples of the EMA generator at step {int(state.step)}'
+  results, texts = quality(sampler(state), list(quality.entries), what)
   return int(state.step), results, texts
 
 

@@ -2,6 +2,7 @@
 data, PSNR/SSIM in closed form, the step against a reference, 1 = 8 devices, exact resume, the
 experiment end to end, and bad input."""
 
+import json
 import os
 
 import jax
@@ -261,6 +262,15 @@ def test_pix2pix_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkey
       train=False)
   np.testing.assert_allclose(np.asarray(Image.open(tmp_path / 'out' / 'digit.png')),
                              np.round((np.asarray(expected)[0, ..., 0] + 1) * 127.5), atol=1)
+
+  # python -m gan_jax.evaluate on the workdir: the values the run logged at its last step.
+  from gan_jax import evaluate
+  assert evaluate.main(['--workdir', full, '--metrics', 'psnr,accuracy', '--extractor',
+                        'mnist_cnn', '--num_samples', '64']) == 0
+  with open(os.path.join(full, 'evaluate_4.json')) as f:
+    scored = json.load(f)
+  for key in ('eval/psnr', 'eval/psnr_y', 'eval/accuracy_mnist_cnn'):
+    assert scored[key] == pytest.approx(rows[-1][key], rel=1e-6), key
 
 
 def _save(path, array):
