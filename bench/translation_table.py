@@ -27,6 +27,8 @@ from gan_jax.metrics import evaluators  # noqa: E402
 
 def load_config(spec: str):
   path, _, arg = spec.partition(':')
+  if not os.path.isfile(path):
+    raise UserError(f'--config: no such file: {path}')
   module_spec = importlib.util.spec_from_file_location('experiment', path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
@@ -73,8 +75,13 @@ def main() -> int:
     keys = [f'eval/{k}' for n, e in quality.entries.items()
             for k in evaluators.metric_keys(e.metric, e.extractor) if not k.endswith('_std')]
     rows = {}
-    for label, spec in (r.split('=', 1) for r in args.run):
+    for run in args.run:
+      label, _, spec = run.partition('=')
       workdir, _, step = spec.rpartition('@')
+      if not (label and workdir and step.isdigit()):
+        raise UserError(f'--run {run!r}: expected LABEL=WORKDIR@STEP')
+      if not os.path.isfile(os.path.join(workdir, 'metrics.jsonl')):
+        raise UserError(f'--run {run!r}: no metrics.jsonl in {workdir}')
       rows[label] = run_row(workdir, int(step), keys)
     outputs, labels = baselines(config, count)
     for label, images in outputs.items():

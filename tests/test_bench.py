@@ -49,3 +49,18 @@ def test_demo_recipe_bad_input_is_one_error_line(args, message):
   assert result.returncode != 0 and 'Traceback' not in result.stderr, result.stderr
   error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert len(error_lines) == 1 and error_lines[0].startswith(message), result.stderr[-2000:]
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--config', 'experiments/nope.py'], '--config: no such file: experiments/nope.py'),
+    (['--config', 'experiments/pix2pix_edges2mnist.py:runlocal', '--run', 'x=/nowhere'],
+     "--run 'x=/nowhere': expected LABEL=WORKDIR@STEP"),
+    (['--config', 'experiments/pix2pix_edges2mnist.py:runlocal', '--run', 'x=/nowhere@4'],
+     'no metrics.jsonl in /nowhere'),
+])
+def test_translation_table_bad_input_is_one_error_line(args, message):
+  result = subprocess.run([sys.executable, 'bench/translation_table.py', *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+  error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert len(error_lines) == 1 and message in error_lines[0], result.stderr[-2000:]
