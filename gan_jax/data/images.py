@@ -15,7 +15,7 @@ import urllib.parse
 
 import numpy as np
 
-from gan_jax.data.order import EpochOrder
+from gan_jax.data.order import EpochOrder, process_order
 from gan_jax.errors import DataError
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
@@ -185,13 +185,8 @@ class ImageDataset:
 
   @functools.cached_property
   def order(self) -> EpochOrder:
-    # Processes hold disjoint shares, so each permutes its own: the order only needs the seed
-    # and the process index, and every process takes all columns of its local batch.
-    local = self.batch_size // self.process_count
-    if len(self.images) < local:
-      raise DataError(f'config.batch_size: {local} examples per process, but this process has '
-                      f'only {len(self.images)} of {self.name}')
-    return EpochOrder(len(self.images), (self.seed, self.process_index), local, self.n_critic)
+    return process_order(len(self.images), self.name, self.seed, self.batch_size, self.n_critic,
+                         self.process_index, self.process_count)
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     """This process's part of the batch of `step`: images [n_critic, local, H, W, C] in [-1, 1]

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from gan_jax.data.images import IMAGE_SUFFIXES, ImageDataset, decode_image_file
-from gan_jax.data.order import EpochOrder
+from gan_jax.data.order import EpochOrder, process_order
 from gan_jax.errors import DataError
 
 SOURCES = ('edges', 'grey', 'lowres')
@@ -157,11 +157,8 @@ class PairedDataset:
 
   @functools.cached_property
   def order(self) -> EpochOrder:
-    local = self.batch_size // self.process_count
-    if len(self.targets) < local:
-      raise DataError(f'config.batch_size: {local} examples per process, but this process has '
-                      f'only {len(self.targets)} of {self.name}')
-    return EpochOrder(len(self.targets), (self.seed, self.process_index), local, self.n_critic)
+    return process_order(len(self.targets), self.name, self.seed, self.batch_size, self.n_critic,
+                         self.process_index, self.process_count)
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     """This process's part of the batch of `step`: `source` and `target` [n_critic, local, ...]
