@@ -37,7 +37,8 @@ _XLA_DEFAULT = flags.DEFINE_bool('xla_default', False,
 
 # Sample shape (as stored) and class count of the datasets: no data is read.
 DATASETS = {'mnist': ((28, 28, 1), 10), 'fashion_mnist': ((28, 28, 1), 10),
-            'cifar10': ((32, 32, 3), 10), 'stacked_mnist': ((28, 28, 3), 1000)}
+            'cifar10': ((32, 32, 3), 10), 'stacked_mnist': ((28, 28, 3), 1000),
+            'mnist_mnistm': ((28, 28, 3), 10)}
 
 
 def data_shape(config) -> tuple[tuple[int, ...], int]:
@@ -58,6 +59,7 @@ class ShapesOnly:
     source = config.dataset.source
     self.source_shape = ((h // config.dataset.scale, w // config.dataset.scale, c)
                          if source == 'lowres' else (h, w, 1) if source else self.shape)
+    self.shapes = {'a': self.shape, 'b': self.shape}  # two domains (cycle)
 
 
 def time_step(config, iters: int) -> dict:
@@ -69,7 +71,9 @@ def time_step(config, iters: int) -> dict:
   steps = config.n_critic  # One real batch per critic update, as the input pipeline gives.
   images = lambda shape: rng.uniform(-1, 1, (steps, config.batch_size, *shape)).astype(np.float32)
   local = {'label': rng.integers(0, max(dataset.num_classes, 1), (steps, config.batch_size))}
-  if config.dataset.source:
+  if config.family == 'cycle':
+    local = {'a': images(dataset.shapes['a']), 'b': images(dataset.shapes['b'])}
+  elif config.dataset.source:
     local.update(source=images(dataset.source_shape), target=images(dataset.shape))
   else:
     local['x'] = images(dataset.shape)

@@ -1,7 +1,7 @@
 """The table of a translation or super-resolution experiment: its evaluators' values for trained
 runs (read from their metrics.jsonl at a step) beside baselines scored by the same evaluator code
 on the same held-out pairs: copying the input, bicubic and nearest upsampling (super-resolution),
-and the real targets themselves.
+and the real targets themselves (for two unpaired domains: in each evaluator's direction).
 
   python bench/translation_table.py --config experiments/srgan_cifar.py:srresnet \\
       --run 'SRResNet=runs/srresnet@5000' --run 'SRGAN=runs/srgan@5000' [--data_dir DIR]
@@ -35,11 +35,13 @@ def load_config(spec: str):
   return module.get_config(arg or None)
 
 
-def baselines(config, count: int) -> dict[str, np.ndarray]:
-  """Outputs of the baselines for the first `count` held-out sources."""
+def baselines(config, count: int, direction: str = '') -> tuple[dict[str, np.ndarray], np.ndarray]:
+  """Outputs of the baselines for the first `count` held-out sources (of `direction`, for two
+  unpaired domains), and the sources' labels."""
   c = config.copy_and_resolve_references()
   c.dataset.split, c.batch_size, c.n_critic = c.dataset.test_split, 1, 1
-  pairs = data.build_on_one_process(c).first(count)
+  dataset = data.build_on_one_process(c)
+  pairs = dataset.first(count, direction) if direction else dataset.first(count)
   source, target = pairs['source'], pairs['target']
   out = {'real targets': target}
   if source.shape[1:3] == target.shape[1:3]:  # Translation: the input as its own output.
@@ -73,7 +75,8 @@ def main() -> int:
     quality = evaluators.Evaluators(config, 10, None)
     count = max(e.num_samples for e in quality.entries.values())
     keys = [f'eval/{k}' for n, e in quality.entries.items()
-            for k in evaluators.metric_keys(e.metric, e.extractor) if not k.endswith('_std')]
+            for k in evaluators.metric_keys(e.metric, e.extractor, e.direction)
+            if not k.endswith('_std')]
     rows = {}
     for run in args.run:
       label, _, spec = run.partition('=')
@@ -83,12 +86,15 @@ def main() -> int:
       if not os.path.isfile(os.path.join(workdir, 'metrics.jsonl')):
         raise UserError(f'--run {run!r}: no metrics.jsonl in {workdir}')
       rows[label] = run_row(workdir, int(step), keys)
-    outputs, labels = baselines(config, count)
-    for label, images in outputs.items():
+    outputs = {d: baselines(config, count, d)
+               for d in sorted({e.direction for e in quality.entries.values()})}
+    for label in dict.fromkeys(b for images, _ in outputs.values() for b in images):
       values = {}
       for name, e in quality.entries.items():
-        values.update(quality.score(name, images[:e.num_samples], labels[:e.num_samples],
-                                    label)[0])
+        images, labels = outputs[e.direction]
+        if label in images:
+          values.update(quality.score(name, images[label][:e.num_samples],
+                                      labels[:e.num_samples], label)[0])
       rows[label] = {k: values.get(k, float('nan')) for k in keys}
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)

@@ -21,7 +21,8 @@ def base_config() -> ml_collections.ConfigDict:
   `name`, checked against that module by `validate`.
   """
   c = ml_collections.ConfigDict()
-  c.family = 'noise'                 # noise (noise -> image) or paired (pix2pix); train/families
+  c.family = 'noise'                 # noise (noise -> image), paired (pix2pix, SRGAN) or cycle
+                                     # (CycleGAN); gan_jax/train/families
   c.seed = 0
   c.num_steps = 1000                 # generator updates
   c.batch_size = 64                  # global; discriminator examples per update (packs of `pack`)
@@ -40,6 +41,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.content_weight = 100.0
   c.content_network = ''
   c.discriminator_sees_source = True  # pix2pix's conditional D; SRGAN's D sees images alone
+  # Cycle training (CycleGAN): cycle_weight x the cycle losses, identity_weight x cycle_weight x
+  # the identity losses; each discriminator judges fakes drawn from a pool of pool_size earlier ones.
+  c.cycle_weight = 10.0
+  c.identity_weight = 0.5
+  c.pool_size = 50
   c.init_generator_from = ''         # a workdir whose latest generator starts this run (SRGAN)
   c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
   c.sync_batch_norm = False          # batch statistics over the global batch, not per device
@@ -66,6 +72,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.d_b1 = 0.5
   c.optim.d_b2 = 0.999
   c.optim.schedule = 'constant'      # or 'linear': decay to 0 at num_steps
+  c.optim.decay_from = 0.0           # linear: the fraction of training before the decay starts
 
   c.eval = ml_collections.ConfigDict()
   c.eval.num_samples = 2500          # toy datasets: samples for the mode metrics
@@ -174,7 +181,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _check_finite('', config)
   families.get(config.family).check(config)
   known = {k for e in evaluators.entries(config).values()
-           for k in evaluators.metric_keys(e.metric, e.extractor)}
+           for k in evaluators.metric_keys(e.metric, e.extractor, e.direction)}
   if config.dataset.name in data.TOY_DATASETS:
     known |= set(modes.MODE_METRICS)
   best = config.eval.best_metric
@@ -185,18 +192,23 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f'config.loss: unknown loss {config.loss!r}; known: {sorted(losses.LOSSES)}')
   if config.optim.schedule not in ('constant', 'linear'):
     raise ConfigError(f"config.optim.schedule: {config.optim.schedule!r}; use 'constant' or 'linear'")
+  if not 0.0 <= config.optim.decay_from < 1.0:
+    raise ConfigError(f'config.optim.decay_from: must be in [0, 1) (the fraction of training at a '
+                      f'constant rate), got {config.optim.decay_from}')
   name = config.dataset.name
   if config.dataset.source and config.dataset.source not in data.SOURCES:
     raise ConfigError(f'config.dataset.source: unknown {config.dataset.source!r}; known: '
                       f'{data.SOURCES} (or empty: no pairs)')
-  if name not in data.TOY_DATASETS + (data.STACKED_MNIST,) and not name.startswith(
-      ('folder:', data.PAIRED_FOLDER)):
+  made_here = data.TOY_DATASETS + (data.STACKED_MNIST, data.MNIST_MNISTM)
+  if name not in made_here and not name.startswith(('folder:', data.PAIRED_FOLDER,
+                                                    data.UNPAIRED_FOLDER)):
     import tensorflow_datasets as tfds
     try:
       tfds.builder_cls(name.split(':')[0].split('/')[0])
     except tfds.core.registered.DatasetNotFoundError:
       raise ConfigError(f'config.dataset.name: unknown dataset {name!r}: neither '
-                        f'{", ".join(data.TOY_DATASETS)}, folder:/path, nor a tfds dataset') from None
+                        f'{", ".join(made_here)}, folder:/path, paired_folder:/path, '
+                        'unpaired_folder:/path, nor a tfds dataset') from None
   _check_model('generator', config.generator, models.GENERATORS)
   _check_model('discriminator', config.discriminator, models.DISCRIMINATORS)
   if config.resume_step < 0:

@@ -66,9 +66,11 @@ def restore_checkpoint(workdir: str, config: ml_collections.ConfigDict, nets: mo
 
 def evaluate(workdir: str, metrics: list[str], step: int | None = None, extractor: str = '',
              num_samples: int = 10_000, real_split: str = '', real: str = '',
-             inception_weights: str = '') -> tuple[int | None, dict[str, float], dict[str, str]]:
+             inception_weights: str = '', direction: str = ''
+             ) -> tuple[int | None, dict[str, float], dict[str, str]]:
   """(step, scalars, protocol texts) of `metrics` on the workdir's checkpoint at `step`, or on the
-  real split `real`. Everything is checked before the checkpoint is read or anything compiles."""
+  real split `real`; `direction` (ab or ba) picks the translation of a two-domain (CycleGAN)
+  run. Everything is checked before the checkpoint is read or anything compiles."""
   for m in metrics:
     if m not in evaluators.METRICS:
       raise EvaluateError(f"--metrics: unknown metric {m!r}; known: {sorted(evaluators.METRICS)} "
@@ -84,20 +86,21 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   config.eval.inception_weights = inception_weights or config.eval.inception_weights
   config.evals = ml_collections.ConfigDict({
       m: dict(metric=m, every=1, num_samples=num_samples, extractor=extractor or default_extractor,
-              real_split=real_split) for m in metrics})
+              real_split=real_split, direction=direction) for m in metrics})
   config.eval.best_metric = ''  # Training's choice; nothing is kept here.
   validate(config)  # Metric names, extractor, sample counts.
 
   dataset = data.build(config)
   nets = families.get(config.family).networks(config, dataset)
-  conditional = models.is_conditional(nets.generators['g'])
+  generator = next(iter(nets.generators.values()))
+  conditional = models.is_conditional(generator)
   evaluators.check(config, True, conditional or bool(real), dataset.num_classes, dataset.shape)
   mesh = parallel.make_mesh()
   quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
   results, texts = {}, {}
   if real:
     try:
-      images, labels, source = evaluators.real_data(config, real, num_samples)
+      images, labels, source = evaluators.real_data(config, real, num_samples, direction[1:])
     except (DataError, MetricInputError) as e:
       raise EvaluateError(f'--real {real}: {e}') from None
     for name in quality.entries:
@@ -107,11 +110,11 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
     return None, results, texts
 
   state = parallel.replicate(restore_checkpoint(workdir, config, nets, step, 'evaluate'), mesh)
-  if data.is_paired(config):  # Translation: outputs for the held-out sources.
-    sampler = TranslationSampler(config, nets.generators['g'], mesh)
+  if data.is_translation(config):  # Translation: outputs for the held-out sources.
+    sampler = TranslationSampler(config, nets.generators, mesh)
     what = f'outputs for held-out sources of the EMA generator at step {int(state.step)}'
   else:
-    sampler = EvaluatorSampler(config, nets.generators['g'], dataset.num_classes, mesh)
+    sampler = EvaluatorSampler(config, generator, dataset.num_classes, mesh)
     what = f'samples of the EMA generator at step {int(state.step)}'
   results, texts = quality(sampler(state), list(quality.entries), what)
   return int(state.step), results, texts
@@ -129,11 +132,13 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument('--real_split', default='', help='reference split (default: the training one)')
   parser.add_argument('--real', default='', help='score this real split instead of samples')
   parser.add_argument('--inception_weights', default='')
+  parser.add_argument('--direction', default='', choices=('', 'ab', 'ba'),
+                      help='two-domain (CycleGAN) runs: score the A->B or the B->A translations')
   args = parser.parse_args(argv)
   try:
     step, results, texts = evaluate(
         args.workdir, [m for m in args.metrics.split(',') if m], args.step, args.extractor,
-        args.num_samples, args.real_split, args.real, args.inception_weights)
+        args.num_samples, args.real_split, args.real, args.inception_weights, args.direction)
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
@@ -145,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
   for text in texts.values():
     print(f'  - {text}')
   tag = 'real_' + re.sub(r'[^A-Za-z0-9_.-]+', '_', args.real) if args.real else step
+  tag = f'{tag}_{args.direction}' if args.direction else tag
   out = os.path.join(args.workdir, f'evaluate_{tag}.json')
   if jax.process_index() == 0:
     with open(out, 'w') as f:

@@ -1,7 +1,8 @@
-"""`python -m gan_jax.translate --workdir W --input FILE_OR_DIR --output DIR [--step N]`: applies
-a trained translation or super-resolution generator (the EMA generator of a `paired` run's
-checkpoint, default the latest) to your images, at their own size, rectangles included, and
-writes one PNG per input under the input's name.
+"""`python -m gan_jax.translate --workdir W --input FILE_OR_DIR --output DIR [--step N]
+[--direction ab|ba]`: applies a trained translation or super-resolution generator (the EMA
+generator of a `paired` run's checkpoint, default the latest; of a `cycle` run, the generator of
+`--direction`) to your images, at their own size, rectangles included, and writes one PNG per
+input under the input's name.
 
 Inputs are what the model was trained to take: edge maps for edges -> digit, grey images for
 colorization, low-resolution images for super-resolution. Colour inputs to a model of grey
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import types
 
 import jax
 import numpy as np
@@ -38,30 +40,43 @@ def input_files(path: str) -> list[str]:
   return files
 
 
-def load_generator(workdir: str, step: int | None = None):
+def load_generator(workdir: str, step: int | None = None, direction: str = ''):
   """(generator, its EMA parameters and batch statistics, the source channels, the step)."""
   config = load_workdir_config(workdir)
-  if config.family != 'paired':
+  if config.family not in ('paired', 'cycle'):
     raise EvaluateError(f'{workdir} trained a {config.family} GAN (from noise); translate applies '
-                        'generators trained on (source, target) pairs (family paired)')
+                        'generators trained on (source, target) pairs (family paired) or between '
+                        'two domains (family cycle)')
+  if (config.family == 'cycle') != bool(direction):
+    raise EvaluateError('--direction: ' + (
+        f'{workdir} translates both ways; give ab (A to B) or ba' if not direction else
+        f'{workdir} translates one way; leave --direction out'))
   shapes_path = os.path.join(workdir, 'shapes.json')
   if not os.path.isfile(shapes_path):
     raise EvaluateError(f'{shapes_path}: not found; it is written when the run starts')
   with open(shapes_path) as f:
     shapes = {k: tuple(v) for k, v in json.load(f).items()}
   from gan_jax import models
-  scale = shapes['target'][0] // shapes['source'][0]
-  generator, discriminator = models.build(config, shapes['target'], scale=scale)
-  nets = Networks({'g': generator}, {'d': discriminator}, shapes)  # No content network: not needed.
+  if direction:
+    from gan_jax.train.families import cycle
+    nets = cycle.networks(config, types.SimpleNamespace(shapes=shapes))
+    name, channels = f'g_{direction}', shapes[direction[0]][-1]
+  else:
+    scale = shapes['target'][0] // shapes['source'][0]
+    generator, discriminator = models.build(config, shapes['target'], scale=scale)
+    # No content network: not needed.
+    nets = Networks({'g': generator}, {'d': discriminator}, shapes)
+    name, channels = 'g', shapes['source'][-1]
   state = restore_checkpoint(workdir, config, nets, step, 'translate')
-  return (generator, state.g_ema_params['g'], state.g_batch_stats['g'], shapes['source'][-1],
+  return (nets.generators[name], state.g_ema_params[name], state.g_batch_stats[name], channels,
           int(state.step))
 
 
-def translate(workdir: str, input_path: str, output_dir: str, step: int | None = None) -> list[str]:
+def translate(workdir: str, input_path: str, output_dir: str, step: int | None = None,
+              direction: str = '') -> list[str]:
   """Writes the generator's output for every image of `input_path`; returns the files written."""
   files = input_files(input_path)
-  generator, params, batch_stats, channels, step = load_generator(workdir, step)
+  generator, params, batch_stats, channels, step = load_generator(workdir, step, direction)
   run = jax.jit(lambda x: apply_model(generator, params, batch_stats, x, None, train=False)[0],
                 compiler_options=parallel.compiler_options())
   os.makedirs(output_dir, exist_ok=True)
@@ -81,13 +96,15 @@ def translate(workdir: str, input_path: str, output_dir: str, step: int | None =
 
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog='python -m gan_jax.translate', description=__doc__)
-  parser.add_argument('--workdir', required=True, help='a paired (translation or SR) run')
+  parser.add_argument('--workdir', required=True, help='a paired (translation or SR) or cycle run')
   parser.add_argument('--input', required=True, help='an image file or a folder of images')
   parser.add_argument('--output', required=True, help='the folder for the outputs')
   parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: latest)')
+  parser.add_argument('--direction', default='', choices=('', 'ab', 'ba'),
+                      help='cycle runs: translate domain A to B (ab) or B to A (ba)')
   args = parser.parse_args(argv)
   try:
-    written = translate(args.workdir, args.input, args.output, args.step)
+    written = translate(args.workdir, args.input, args.output, args.step, args.direction)
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2

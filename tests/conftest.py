@@ -56,7 +56,8 @@ def tfds_dir():
 
 # The longest tests (end-to-end runs, multi-device steps) first: the two `make test` workers
 # then end together, instead of one of them running a minute-long test alone at the end.
-_LONGEST_FIRST = ('test_train.py', 'test_paired.py', 'test_step.py', 'test_evaluators.py')
+_LONGEST_FIRST = ('test_train.py', 'test_paired.py', 'test_cycle.py', 'test_step.py',
+                  'test_evaluators.py')
 
 
 def pytest_collection_modifyitems(items):

@@ -13,7 +13,8 @@ def step_speed(*args):
                         capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize('experiment,n_critic', [('dcgan_mnist', 2), ('srgan_cifar', 1)])
+@pytest.mark.parametrize('experiment,n_critic', [('dcgan_mnist', 2), ('srgan_cifar', 1),
+                                                 ('cyclegan_mnist_mnistm', 1)])
 def test_prints_a_row_for_the_experiment(experiment, n_critic):
   result = step_speed('--config', f'experiments/{experiment}.py:runlocal',
                       f'--config.n_critic={n_critic}', '--iters', '1')

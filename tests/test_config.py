@@ -33,7 +33,11 @@ def test_toy_experiments_validate(module, arg):
     ('wgan_gp_cifar', [None, 'runlocal']),
     ('sngan_cifar', [None, 'runlocal']),
     ('cgan_cifar', [None, 'runlocal', 'seed=1']),
-    ('dcgan_stacked_mnist', [None, 'runlocal', 'pack=2'])])
+    ('dcgan_stacked_mnist', [None, 'runlocal', 'pack=2']),
+    ('pix2pix_edges2mnist', [None, 'runlocal', 'l1only']),
+    ('pix2pix_colorize_cifar', [None, 'runlocal', 'l1only']),
+    ('srgan_cifar', [None, 'runlocal', 'srresnet', 'scale=2']),
+    ('cyclegan_mnist_mnistm', [None, 'runlocal', 'seed=3'])])
 def test_image_experiments_validate(name, args):
   import importlib
   module = importlib.import_module(f'experiments.{name}')
@@ -44,8 +48,10 @@ def test_image_experiments_validate(name, args):
     if arg and 'runlocal' in arg:
       assert config.num_steps <= 4 and config.batch_size <= 8
       # Offline and quick: no Inception, every evaluator at the last step on few samples.
-      assert all(e.extractor != 'inception' and e.every == config.num_steps and
-                 e.num_samples <= 64 for e in config.evals.values()), name
+      from gan_jax.metrics import evaluators
+      assert all((e.extractor != 'inception' or e.metric in evaluators.WITHOUT_EXTRACTOR) and
+                 e.every == config.num_steps and e.num_samples <= 64
+                 for e in evaluators.entries(config).values()), name
     else:
       assert config.evals and config.eval.best_metric, name
 

@@ -174,13 +174,14 @@ def reference_step(config, nets, state, batch):
               d_opt_state=d_opt, g_batch_stats={'g': g_stats}, d_batch_stats={'d': d_stats}), g_loss
 
 
-def run_steps(config, devices, steps=2):
+def run_steps(config, devices, steps=2, family=paired_family, dataset=RandomPairs()):
+  """(state, last metrics) after `steps` train steps on `devices` devices, from the same data."""
   mesh = Mesh(np.array(jax.devices()[:devices]), ('data',))
-  nets = paired_family.networks(config, RandomPairs())
+  nets = family.networks(config, dataset)
   state = parallel.replicate(create_state(config, nets), mesh)
   train_step = make_train_step(config, nets, mesh)
   for step in range(steps):
-    state, metrics = train_step(state, parallel.shard_batch(RandomPairs().batch(step), mesh))
+    state, metrics = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
   return jax.device_get(state), jax.device_get(metrics)
 
 
@@ -188,25 +189,31 @@ def run_steps(config, devices, steps=2):
 def test_paired_step_equals_the_reference(overrides):
   config = small_config(sync_batch_norm=False, **overrides)  # The reference runs on no mesh.
   nets = paired_family.networks(config, RandomPairs())
+  state = create_state(config, nets)
+  state = state.replace(g_ema_params=jax.tree.map(lambda p: p + 0.5, state.g_ema_params))
+  for metrics in steps_match_reference(config, nets, state, reference_step, RandomPairs().batch):
+    np.testing.assert_allclose(metrics['g_loss'], config.adversarial_weight *
+                               metrics['g_adversarial_loss'] + config.content_weight *
+                               metrics['g_content_loss'],
+                               rtol=1e-5)
+
+
+def steps_match_reference(config, nets, state, reference_step, batch, steps=2):
+  """Runs the train step (on one device) and `reference_step(config, nets, state, batch) ->
+  (expected state fields, g_loss)` from the same states; asserts they agree, yields metrics."""
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
   train_step = make_train_step(config, nets, mesh)
   reference = jax.jit(lambda s, b: reference_step(config, nets, s, b))
-  state = create_state(config, nets)
-  state = state.replace(g_ema_params=jax.tree.map(lambda p: p + 0.5, state.g_ema_params))
-  for step in range(2):
-    batch = RandomPairs().batch(step)
-    expected, g_loss = jax.device_get(reference(state, batch))
+  for step in range(steps):
+    expected, g_loss = jax.device_get(reference(state, batch(step)))
     state, metrics = jax.device_get(train_step(parallel.replicate(state, mesh),
-                                               parallel.shard_batch(batch, mesh)))
+                                               parallel.shard_batch(batch(step), mesh)))
     for name, tree in expected.items():
       jax.tree.map(lambda want, got: np.testing.assert_allclose(
           got, want, rtol=2e-5, atol=2e-6, err_msg=f'{name} at step {step}'),
                    tree, getattr(state, name))
     np.testing.assert_allclose(metrics['g_loss'], g_loss, rtol=1e-5)
-    np.testing.assert_allclose(metrics['g_loss'], config.adversarial_weight *
-                               metrics['g_adversarial_loss'] + config.content_weight *
-                               metrics['g_content_loss'],
-                               rtol=1e-5)
+    yield metrics
 
 
 def test_paired_eight_devices_match_one():
@@ -221,16 +228,12 @@ def test_paired_eight_devices_match_one():
 
 
 def test_pix2pix_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkeypatch):
-  from test_train import assert_same_run, interrupt_and_resume, logged_every_step, read_state
-  config = logged_every_step(pix2pix_edges2mnist.get_config('runlocal'), tfds_dir, num_steps=4)
+  from test_train import assert_same_run, interrupt_and_resume, read_state, run_four_logged_steps
   full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
-  result = train_and_evaluate(config, full)
-  rows = read_jsonl(os.path.join(full, 'metrics.jsonl'))
-  assert [r['step'] for r in rows] == [1, 2, 3, 4]
-  last = rows[-1]
-  for key in ('d_loss', 'g_loss', 'g_content_loss', 'g_adversarial_loss', 'eval/psnr', 'eval/ssim',
-              'eval/accuracy_mnist_cnn', 'eval/fd_mnist_cnn'):
-    assert np.isfinite(last[key]), key
+  config, result, last = run_four_logged_steps(
+      pix2pix_edges2mnist.get_config('runlocal'), tfds_dir, full,
+      ('d_loss', 'g_loss', 'g_content_loss', 'g_adversarial_loss', 'eval/psnr', 'eval/ssim',
+       'eval/accuracy_mnist_cnn', 'eval/fd_mnist_cnn'))
   assert 0 <= last['eval/accuracy_mnist_cnn'] <= 1 and last['eval/psnr_num_samples'] == 64
   assert 'the targets of mnist:test' in last['eval/psnr_protocol']
   assert 'the labels of the sources' in last['eval/accuracy_mnist_cnn_protocol']
@@ -270,7 +273,7 @@ def test_pix2pix_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkey
   with open(os.path.join(full, 'evaluate_4.json')) as f:
     scored = json.load(f)
   for key in ('eval/psnr', 'eval/psnr_y', 'eval/accuracy_mnist_cnn'):
-    assert scored[key] == pytest.approx(rows[-1][key], rel=1e-6), key
+    assert scored[key] == pytest.approx(last[key], rel=1e-6), key
 
 
 def _save(path, array):
@@ -458,3 +461,25 @@ def test_colorization_runlocal(tmp_path, tfds_dir):
   assert 0 <= last['eval/accuracy_cifar10_cnn'] <= 1 and np.isfinite(last['eval/psnr_y'])
   dataset = data.build(config)
   assert dataset.source_shape == (32, 32, 1) and dataset.shape == (32, 32, 3)
+
+
+def test_div2k_by_name_on_mock_data(monkeypatch, tmp_path):
+  # tfds's mock data stands in for the download (mocked too) a user's machine would make.
+  import tensorflow_datasets as tfds
+  from experiments import srgan_cifar
+  monkeypatch.setattr(data.images, '_network_reachable', lambda urls: True)
+  config = srgan_cifar.get_config('runlocal')
+  config.dataset.update(name='div2k/bicubic_x4', image_size=32, split='train',
+                        data_dir=str(tmp_path))
+  validate(config)
+  assert data.is_paired(config)
+  with tfds.testing.mock_data(num_examples=5):
+    dataset = data.build_on_one_process(config)
+    assert dataset.sources.shape == (5, 8, 8, 3) and dataset.targets.shape == (5, 32, 32, 3)
+    config.dataset.scale = 2
+    with pytest.raises(DataError, match='config.dataset.scale: 2, but div2k/bicubic_x4 is '
+                       'downsampled 4x'):
+      data.build_on_one_process(config).sources
+    config.dataset.update(scale=4, image_size=0)
+    with pytest.raises(DataError, match='config.dataset.image_size: div2k/bicubic_x4 holds 2K'):
+      data.build_on_one_process(config).sources

@@ -97,6 +97,18 @@ def logged_every_step(config, tfds_dir: str, num_steps: int):
   return config
 
 
+def run_four_logged_steps(config, tfds_dir: str, workdir: str, finite_keys: tuple[str, ...]):
+  """An experiment's runlocal for four logged steps (`logged_every_step`) in `workdir`:
+  (the config, the run's result, its last metrics row), every one of `finite_keys` finite."""
+  config = logged_every_step(config, tfds_dir, num_steps=4)
+  result = train_and_evaluate(config, workdir)
+  rows = read_jsonl(os.path.join(workdir, 'metrics.jsonl'))
+  assert [r['step'] for r in rows] == [1, 2, 3, 4]
+  for key in finite_keys:
+    assert np.isfinite(rows[-1][key]), key
+  return config, result, rows[-1]
+
+
 def interrupt_and_resume(config, workdir: str, monkeypatch, stop_at: int) -> None:
   """Runs `config` in `workdir`, stopped (as by a preemption) when step `stop_at` starts, then
   runs the same command again, which resumes from the latest checkpoint."""

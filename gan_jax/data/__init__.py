@@ -6,28 +6,43 @@ import jax
 import ml_collections
 
 from gan_jax.data.images import STACKED_MNIST, DataError, ImageDataset
-from gan_jax.data.paired import PAIRED_FOLDER, SOURCES, PairedDataset
+from gan_jax.data.paired import DIV2K, PAIRED_FOLDER, SOURCES, PairedDataset
 from gan_jax.data.toy import ToyDataset, mode_centers
+from gan_jax.data.unpaired import MNIST_MNISTM, UNPAIRED_FOLDER, UnpairedDataset, is_unpaired_name
 
 TOY_DATASETS = ('ring', 'grid')
 
 
 def is_paired(config: ml_collections.ConfigDict) -> bool:
-  """Whether the config names (source, target) pairs: a proxy `source`, or a paired folder."""
-  return bool(config.dataset.source) or config.dataset.name.startswith(PAIRED_FOLDER)
+  """Whether the config names (source, target) pairs: a proxy `source`, a paired folder, or div2k."""
+  name = config.dataset.name
+  return bool(config.dataset.source) or name.startswith(PAIRED_FOLDER) or name.split('/')[0] == DIV2K
 
 
-def build_on_one_process(config: ml_collections.ConfigDict) -> ImageDataset | PairedDataset:
+def is_unpaired(config: ml_collections.ConfigDict) -> bool:
+  """Whether the config names two unpaired domains (CycleGAN)."""
+  return is_unpaired_name(config.dataset.name)
+
+
+def is_translation(config: ml_collections.ConfigDict) -> bool:
+  """Whether the generator translates images (paired or unpaired) rather than sampling noise."""
+  return is_paired(config) or is_unpaired(config)
+
+
+def build_on_one_process(config: ml_collections.ConfigDict):
   """The whole split the config names, read by this process alone (evaluation)."""
   return _build(config, process_index=0, process_count=1)
 
 
-def build(config: ml_collections.ConfigDict) -> ToyDataset | ImageDataset | PairedDataset:
+def build(config: ml_collections.ConfigDict
+          ) -> ToyDataset | ImageDataset | PairedDataset | UnpairedDataset:
   """The dataset a config names, reading this process's share of every global batch.
 
   `ring` and `grid` are made in-process; `stacked_mnist` from tfds mnist; `folder:/path` is a
   folder of images; any other name is a tfds image dataset. With `dataset.source`, or a
-  `paired_folder:/path`, the dataset is (source, target) pairs (gan_jax/data/paired.py).
+  `paired_folder:/path`, the dataset is (source, target) pairs (gan_jax/data/paired.py);
+  `mnist_mnistm`, `unpaired_folder:/path` and tfds `cycle_gan/*` are two unpaired domains
+  (gan_jax/data/unpaired.py).
   """
   return _build(config, jax.process_index(), jax.process_count())
 
@@ -41,6 +56,12 @@ def _build(config: ml_collections.ConfigDict, process_index: int, process_count:
                          source=config.dataset.source, scale=config.dataset.scale,
                          seed=config.seed, batch_size=config.batch_size, n_critic=config.n_critic,
                          process_index=process_index, process_count=process_count)
+  if is_unpaired(config):
+    return UnpairedDataset(name=config.dataset.name, split=config.dataset.split,
+                           data_dir=config.dataset.data_dir or None,
+                           image_size=config.dataset.image_size, download=config.dataset.download,
+                           seed=config.seed, batch_size=config.batch_size,
+                           process_index=process_index, process_count=process_count)
   if config.dataset.name in TOY_DATASETS:
     return ToyDataset(name=config.dataset.name, num_train=config.dataset.num_train,
                       seed=config.seed, batch_size=samples_per_batch, n_critic=config.n_critic,

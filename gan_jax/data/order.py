@@ -9,16 +9,18 @@ import numpy as np
 
 
 def process_order(num_examples: int, name: str, seed: int, batch_size: int, n_critic: int,
-                  process_index: int, process_count: int) -> 'EpochOrder':
+                  process_index: int, process_count: int,
+                  stream: tuple[int, ...] = ()) -> 'EpochOrder':
   """The order of a process's own share of an in-memory dataset. Processes hold disjoint
   shares, so each permutes its own: the order only needs the seed and the process index, and
-  every process takes all columns of its local batch."""
+  every process takes all columns of its local batch. `stream` tells apart the orders of
+  datasets read side by side (CycleGAN's two domains)."""
   from gan_jax.errors import DataError
   local = batch_size // process_count
   if num_examples < local:
     raise DataError(f'config.batch_size: {local} examples per process, but this process has '
                     f'only {num_examples} of {name}')
-  return EpochOrder(num_examples, (seed, process_index), local, n_critic)
+  return EpochOrder(num_examples, (seed, process_index, *stream), local, n_critic)
 
 
 @dataclasses.dataclass(frozen=True)

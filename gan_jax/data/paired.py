@@ -8,7 +8,9 @@ the target (`config.dataset.source`):
 - `lowres`: the target downsampled by `config.dataset.scale` with an antialiased bicubic filter
   (super-resolution).
 Users' own pairs: `paired_folder:/path`, sources in A/ and targets in B/ under the same file
-names (pix2pix's aligned layout split in two).
+names (pix2pix's aligned layout split in two); and tfds `div2k/<config>` (Agustsson & Timofte
+2017: 800 training and 100 validation 2K images with their downsampled versions), read as the
+central `image_size` crop of each image and the matching crop of its low-resolution version.
 """
 
 from __future__ import annotations
@@ -25,6 +27,49 @@ from gan_jax.errors import DataError
 
 SOURCES = ('edges', 'grey', 'lowres')
 PAIRED_FOLDER = 'paired_folder:'
+DIV2K = 'div2k'
+
+
+def div2k_scale(name: str) -> int:
+  """The downsampling factor a div2k config names: div2k/bicubic_x4 -> 4."""
+  config = name.partition('/')[2] or 'bicubic_x2'  # tfds's default config
+  return int(config.rpartition('_x')[2])
+
+
+def load_div2k(name: str, split: str, data_dir: str | None, image_size: int, download: bool,
+               scale: int, process_index: int = 0,
+               process_count: int = 1) -> tuple[np.ndarray, np.ndarray]:
+  """(sources, targets) uint8: the central `image_size` crop of each high-resolution image and
+  the crop of its low-resolution version that covers the same pixels. 2K images of different
+  sizes cannot be stacked whole; a crop keeps the dataset in memory."""
+  import tensorflow as tf
+  import tensorflow_datasets as tfds
+  from gan_jax.data.images import tfds_builder
+  if scale != div2k_scale(name):
+    raise DataError(f'config.dataset.scale: {scale}, but {name} is downsampled '
+                    f'{div2k_scale(name)}x; set it to {div2k_scale(name)}')
+  if not image_size or image_size % scale:
+    raise DataError(f'config.dataset.image_size: {name} holds 2K images of different sizes; give '
+                    f'the size of the central crop to train on, a multiple of {scale}')
+  builder = tfds_builder(name, data_dir, download)
+  try:
+    shares = tfds.even_splits(split, n=process_count, drop_remainder=True)
+    ds = builder.as_dataset(split=shares[process_index], shuffle_files=False)
+  except (ValueError, KeyError) as e:
+    raise DataError(f"config.dataset.split: '{split}' of '{name}': {e}") from None
+  small = image_size // scale
+
+  def crop(example):
+    lr, hr = example['lr'], example['hr']
+    top, left = (tf.shape(lr)[0] - small) // 2, (tf.shape(lr)[1] - small) // 2
+    lr = tf.image.resize_with_crop_or_pad(lr, small, small)
+    top = tf.clip_by_value(top * scale, 0, tf.maximum(tf.shape(hr)[0] - image_size, 0))
+    left = tf.clip_by_value(left * scale, 0, tf.maximum(tf.shape(hr)[1] - image_size, 0))
+    hr = hr[top:, left:]
+    return lr, tf.image.resize_with_crop_or_pad(hr, image_size, image_size)
+
+  sources, targets = zip(*tfds.as_numpy(ds.map(crop).batch(256)))
+  return np.concatenate(sources), np.concatenate(targets)
 
 
 def luma(images: np.ndarray) -> np.ndarray:
@@ -105,7 +150,7 @@ def load_paired_folder(path: str, image_size: int, process_index: int = 0,
 @dataclasses.dataclass(frozen=True)
 class PairedDataset:
   """This process's share of a paired dataset, read in a fresh permutation every epoch."""
-  name: str                    # a tfds image dataset (with `source`), or 'paired_folder:/path'
+  name: str                    # a tfds image dataset (with `source`), 'paired_folder:/path', div2k/*
   split: str
   data_dir: str | None
   image_size: int
@@ -123,6 +168,11 @@ class PairedDataset:
     if self.name.startswith(PAIRED_FOLDER):
       sources, targets = load_paired_folder(self.name.removeprefix(PAIRED_FOLDER),
                                             self.image_size, self.process_index, self.process_count)
+      return sources, targets, np.zeros(len(targets), np.int32), 0
+    if self.name.split('/')[0] == DIV2K:
+      sources, targets = load_div2k(self.name, self.split, self.data_dir, self.image_size,
+                                    self.download, self.scale, self.process_index,
+                                    self.process_count)
       return sources, targets, np.zeros(len(targets), np.int32), 0
     images = ImageDataset(self.name, self.split, self.data_dir, self.image_size, self.download,
                           self.seed, self.batch_size, self.n_critic, self.process_index,

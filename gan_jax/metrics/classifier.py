@@ -26,7 +26,7 @@ from gan_jax.models.layers import Conv
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), 'weights')
 # Epochs that reach the accuracy stored in each shipped file (CIFAR-10 also flips and crops).
-EPOCHS = {'mnist': 3, 'fashion_mnist': 6, 'cifar10': 10}
+EPOCHS = {'mnist': 3, 'fashion_mnist': 6, 'cifar10': 10, 'mnistm': 15}
 
 
 class Classifier(nn.Module):
@@ -164,8 +164,13 @@ def main(argv: list[str] | None = None) -> None:
   args = parser.parse_args(argv)
   epochs = args.epochs or EPOCHS[args.dataset]
   try:
-    train_x, train_y, n = load_tfds(args.dataset, 'train', args.data_dir, 0, False, 0, 1)
-    test_x, test_y, _ = load_tfds(args.dataset, 'test', args.data_dir, 0, False, 0, 1)
+    if args.dataset == 'mnistm':  # The MNIST-M-like domain of the mnist_mnistm dataset.
+      from gan_jax.data.unpaired import mnistm
+      (train_x, train_y), (test_x, test_y), n = (mnistm('train', args.data_dir, False),
+                                                 mnistm('test', args.data_dir, False), 10)
+    else:
+      train_x, train_y, n = load_tfds(args.dataset, 'train', args.data_dir, 0, False, 0, 1)
+      test_x, test_y, _ = load_tfds(args.dataset, 'test', args.data_dir, 0, False, 0, 1)
   except DataError as e:
     parser.exit(2, f'error: --data_dir: {e}\n')
   start = time.time()

@@ -7,6 +7,7 @@ and count. Every result is logged with a text saying exactly how it was computed
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from typing import Callable
@@ -16,7 +17,8 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
-from gan_jax.data import is_paired
+from gan_jax.data import is_paired, is_translation, is_unpaired
+from gan_jax.data.unpaired import known_truth_directions
 from gan_jax.errors import EvalConfigError
 from gan_jax.fileutil import save_npz
 from gan_jax.metrics import classifier, inception, scores
@@ -45,8 +47,11 @@ WITHOUT_EXTRACTOR = ('psnr', 'ssim', 'lr_psnr', 'colorfulness')
 # An entry's fields and their defaults, except that an entry without `every` or `extractor` takes
 # `config.eval_every` and the extractor of the config's other entries (else 'inception'): so
 # `--config.evals.cas=cas` adds a metric that runs like the ones the experiment already has.
+# crop: psnr/ssim border, in pixels. direction: for two unpaired domains (CycleGAN), 'ab' scores
+# the translations of held-out A images against domain B, 'ba' the reverse; '' otherwise.
 ENTRY_DEFAULTS = dict(metric='', every=1000, num_samples=10_000, extractor='inception',
-                      real_split='', num_real=0, crop=0)  # crop: psnr/ssim border, in pixels
+                      real_split='', num_real=0, crop=0, direction='')
+DIRECTIONS = ('ab', 'ba')
 CAS_EPOCHS = 10
 
 
@@ -54,10 +59,11 @@ def _suffix(extractor: str) -> str:
   return '' if extractor == 'inception' else f'_{extractor}'
 
 
-def metric_keys(metric: str, extractor: str) -> list[str]:
-  """The names an entry's results are logged under: FID only when the features are Inception's."""
+def metric_keys(metric: str, extractor: str, direction: str = '') -> list[str]:
+  """The names an entry's results are logged under: FID only when the features are Inception's;
+  `_ab` or `_ba` after the names of a translation direction."""
   s = _suffix(extractor)
-  return {
+  keys = {
       'fd': ['fid' if not s else f'fd{s}'],
       'is': [f'is{s}', f'is{s}_std'],
       'kid': ['kid' if not s else f'kd{s}', f'{"kid" if not s else "kd" + s}_std'],
@@ -72,6 +78,7 @@ def metric_keys(metric: str, extractor: str) -> list[str]:
       'accuracy': [f'accuracy{s}'],
       'colorfulness': ['colorfulness'],
   }[metric]
+  return [f'{k}_{direction}' for k in keys] if direction else keys
 
 
 def entries(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
@@ -105,6 +112,9 @@ def entries(config: ml_collections.ConfigDict) -> dict[str, ml_collections.Confi
     if full.metric == 'accuracy' and full.extractor == 'inception':
       raise EvalConfigError(f'config.evals.{name}.extractor: accuracy needs a classifier of the '
                             f"dataset's classes ({', '.join(EXTRACTORS[1:])})")
+    if full.direction not in ('',) + DIRECTIONS:
+      raise EvalConfigError(f'config.evals.{name}.direction: {full.direction!r}; use ab or ba '
+                            '(two unpaired domains), or leave it empty')
     if full.crop < 0:
       raise EvalConfigError(f'config.evals.{name}.crop: must be >= 0, got {full.crop}')
     if full.metric == 'stacked_modes' and full.extractor != 'mnist_cnn':
@@ -125,17 +135,26 @@ def check(config: ml_collections.ConfigDict, is_image_data: bool, conditional: b
           num_classes: int, data_shape: tuple[int, ...] = ()) -> None:
   """What can only be checked once the dataset and models are known (before any compile)."""
   from gan_jax.metrics.extractors import CLASSIFIER_SHAPES
+  unpaired = is_unpaired(config)
   for name, e in entries(config).items():
     if not is_image_data:
       raise EvalConfigError(f'config.evals.{name}: sample-quality metrics need an image dataset; '
                             'toy datasets report mode metrics at every eval_every')
-    if e.metric in ('psnr', 'ssim', 'lr_psnr') and not is_paired(config):
+    if unpaired != bool(e.direction):
+      raise EvalConfigError(f'config.evals.{name}.direction: ' + (
+          'two unpaired domains: say which translation is scored, ab or ba' if unpaired else
+          f'{e.direction!r}, but {config.dataset.name!r} is not two unpaired domains; leave it empty'))
+    truth = is_paired(config) or e.direction in known_truth_directions(config.dataset.name)
+    if e.metric in ('psnr', 'ssim', 'lr_psnr') and not truth:
       raise EvalConfigError(f'config.evals.{name}.metric: {e.metric} compares outputs with their '
-                            'targets: it needs a paired dataset')
+                            'true targets: it needs a paired dataset, or unpaired domains whose '
+                            'held-out translations are known (mnist_mnistm, direction ba)')
     if e.metric == 'accuracy' and not (num_classes or conditional):
       raise EvalConfigError(f'config.evals.{name}.metric: accuracy needs labelled data')
     takes = CLASSIFIER_SHAPES.get(e.extractor.removesuffix('_cnn'))
     shape = tuple(data_shape[:-1]) + (1,) if e.metric == 'stacked_modes' else tuple(data_shape)
+    if takes and takes[-1] == 1 and shape[-1:] == (3,):  # Grey classifiers score the luma.
+      shape = shape[:-1] + (1,)
     if data_shape and takes and shape != takes:
       raise EvalConfigError(f'config.evals.{name}.extractor: {e.extractor} takes {takes} images '
                             f'(what it was trained on); this dataset\'s are {tuple(data_shape)}')
@@ -164,16 +183,29 @@ def stats_cache_dir(config: ml_collections.ConfigDict) -> str:
   return config.eval.get('cache_dir') or os.path.join(inception.cache_dir(), 'stats')
 
 
-def real_data(config: ml_collections.ConfigDict, split: str, count: int
+@functools.lru_cache(maxsize=1)  # Read at every evaluation, by both directions' entries.
+def _held_out_domains(*args) -> dict[str, np.ndarray]:
+  from gan_jax.data.unpaired import load_unpaired
+  return load_unpaired(*args)
+
+
+def real_data(config: ml_collections.ConfigDict, split: str, count: int, side: str = ''
               ) -> tuple[np.ndarray, np.ndarray, str]:
-  """The first `count` images (all if 0) of `split` in stored order, in [-1, 1], their labels,
-  and a name for the record."""
+  """The first `count` images (all if 0) of `split` (of domain `side` of unpaired data) in
+  stored order, in [-1, 1], their labels, and a name for the record."""
   from gan_jax.data.images import STACKED_MNIST, load_folder, load_stacked_mnist, load_tfds
   d = config.dataset
-  if d.name == STACKED_MNIST:
+  if is_unpaired(config):
+    domains = _held_out_domains(d.name, split, d.data_dir or None, d.image_size, d.download)
+    images, labels, split = domains[side], domains[f'label_{side}'], f'{split} {side.upper()}'
+  elif d.name == STACKED_MNIST:
     images, labels, _ = load_stacked_mnist(split, d.data_dir or None, d.download, d.num_train, 0, 1)
   elif d.name.startswith('folder:'):
     images, labels, _ = load_folder(d.name.removeprefix('folder:'), d.image_size, 0, 1)
+  elif d.name.split('/')[0] == 'div2k':  # The high-resolution crops.
+    from gan_jax.data.paired import load_div2k
+    images = load_div2k(d.name, split, d.data_dir or None, d.image_size, d.download, d.scale)[1]
+    labels = np.zeros(len(images), np.int32)
   elif d.name.startswith('paired_folder:'):  # The targets (B/).
     from gan_jax.data.paired import load_paired_folder
     images = load_paired_folder(d.name.removeprefix('paired_folder:'), d.image_size)[1]
@@ -187,16 +219,21 @@ def real_data(config: ml_collections.ConfigDict, split: str, count: int
 
 
 def real_features(config: ml_collections.ConfigDict, extractor: Extractor, split: str, count: int,
-                  mesh: Mesh | None) -> tuple[dict[str, np.ndarray], str]:
-  """Extractor outputs on real data, computed once per (dataset, split, size, weights, count)."""
+                  mesh: Mesh | None, side: str = '') -> tuple[dict[str, np.ndarray], str]:
+  """Extractor outputs on real data, computed once per (dataset, split, domain, size, weights,
+  count)."""
   d = config.dataset
   key = f'{d.name}|{split}|{d.image_size}|{extractor.name}|{extractor.weights_id}|{count}'
+  key += f'|{side}' if side else ''  # Keys of one-domain data stay as they were.
   path = os.path.join(stats_cache_dir(config), hashlib.sha256(key.encode()).hexdigest()[:20] + '.npz')
   if os.path.exists(path):
     with np.load(path, allow_pickle=False) as f:
       if str(f['key']) == key:
         return {k: f[k] for k in ('features', 'logits', 'labels')}, str(f['source'])
-  images, labels, source = real_data(config, split, count)
+  images, labels, source = real_data(config, split, count, side)
+  if extractor.input_shape and extractor.input_shape[-1] == 1 and images.shape[-1] == 3:
+    images = images @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+    source += ' (BT.601 luma)'
   out = dict(extractor(images, mesh), labels=labels)
   source = f'{len(images)} images of {source} ({"x".join(map(str, images.shape[1:3]))})'
   if jax.process_index() == 0:
@@ -238,10 +275,14 @@ class Evaluators:
     """Entry `name`'s metric of `images` ([-1, 1]) with their `labels`, described as `what`."""
     e, extractor = self.entries[name], self.extractors.get(name)
     per_channel = e.metric == 'stacked_modes'  # Each channel is one MNIST digit.
+    if extractor is not None and extractor.input_shape and extractor.input_shape[-1] == 1 and (
+        images.shape[-1] == 3 and not per_channel):  # A grey classifier scores the luma.
+      images = images @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+      what = f'{what} (their BT.601 luma)'
     if extractor is not None:
       extractor.check_images(images[..., :1] if per_channel else images, f'evals.{name}: {what}')
     values, reference = self._score(e, extractor, images, labels)
-    keys = metric_keys(e.metric, e.extractor)
+    keys = metric_keys(e.metric, e.extractor, e.direction)
     results = {f'eval/{k}': v for k, v in zip(keys, values)}
     results[f'eval/{keys[0]}_num_samples'] = len(images)
     features = extractor.description if extractor is not None else 'pixels in [0, 1]'
@@ -249,11 +290,11 @@ class Evaluators:
     return results, {f'eval/{keys[0]}_protocol': text}
 
   def _score(self, e, extractor: Extractor, fake: np.ndarray, fake_labels):
-    default = (self.config.dataset.test_split if is_paired(self.config) else
+    default = (self.config.dataset.test_split if is_translation(self.config) else
                'test' if e.metric == 'cas' else self.config.dataset.split)
-    split = e.real_split or default
+    split, side = e.real_split or default, e.direction[1:]  # side: the target domain
     if e.metric in ('psnr', 'ssim'):  # Output i against the target of source i.
-      targets, _, source = real_data(self.config, split, len(fake))
+      targets, _, source = real_data(self.config, split, len(fake), side)
       values = (scores.psnr if e.metric == 'psnr' else scores.ssim)(fake, targets[:len(fake)],
                                                                     e.crop)
       return list(values.values()), (f'the targets of {source} (the first {len(fake)}); '
@@ -281,7 +322,7 @@ class Evaluators:
       acc = classifier.accuracy(params, images, labels, self.num_classes)
       return [acc], (f'a classifier trained {CAS_EPOCHS} epochs on the samples, tested on '
                      f'{len(images)} images of {source}')
-    real, source = real_features(self.config, extractor, split, e.num_real, self.mesh)
+    real, source = real_features(self.config, extractor, split, e.num_real, self.mesh, side)
     if e.metric == 'is':
       return list(scores.inception_score(extractor(fake, self.mesh)['logits'])), (
           'none (no real data), 10 splits')

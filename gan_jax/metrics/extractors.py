@@ -17,10 +17,11 @@ from gan_jax.fileutil import sha256_file
 from gan_jax.metrics import classifier, inception
 from gan_jax.metrics.scores import MetricInputError
 
-CLASSIFIER_DATASETS = ('mnist', 'fashion_mnist', 'cifar10')
+CLASSIFIER_DATASETS = ('mnist', 'fashion_mnist', 'cifar10', 'mnistm')
 EXTRACTORS = ('inception',) + tuple(f'{d}_cnn' for d in CLASSIFIER_DATASETS)
 # The image shape each classifier was trained on; it is only meaningful on that shape.
-CLASSIFIER_SHAPES = {'mnist': (28, 28, 1), 'fashion_mnist': (28, 28, 1), 'cifar10': (32, 32, 3)}
+CLASSIFIER_SHAPES = {'mnist': (28, 28, 1), 'fashion_mnist': (28, 28, 1), 'cifar10': (32, 32, 3),
+                     'mnistm': (28, 28, 3)}  # mnistm: domain B of the mnist_mnistm dataset
 
 
 @dataclasses.dataclass(frozen=True)

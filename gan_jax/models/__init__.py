@@ -11,6 +11,7 @@ import flax.linen as nn
 import ml_collections
 
 from gan_jax.errors import ConfigError
+from gan_jax.models.cyclegan import CycleGANGenerator
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
@@ -19,7 +20,7 @@ from gan_jax.models.unet import PatchGANDiscriminator, UNetGenerator
 
 GENERATORS: dict[str, type[nn.Module]] = {
     'mlp': MLPGenerator, 'dcgan': DCGANGenerator, 'resnet': ResNetGenerator,
-    'unet': UNetGenerator, 'srresnet': SRResNetGenerator}
+    'unet': UNetGenerator, 'srresnet': SRResNetGenerator, 'cyclegan': CycleGANGenerator}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {
     'mlp': MLPDiscriminator, 'dcgan': DCGANDiscriminator, 'resnet': ResNetDiscriminator,
     'patchgan': PatchGANDiscriminator, 'srgan': SRGANDiscriminator}

@@ -39,17 +39,22 @@ def _flatten(config: ml_collections.ConfigDict, prefix: str = '') -> dict[str, A
 
 class Preview:
   """Scores and draws the EMA generator's samples: mode metrics and a scatter plot on toy data,
-  a grid of images (one row per class for conditional models) on image data, and rows of
-  source | output | target of held-out pairs for translation."""
+  a grid of images (one row per class for conditional models) on image data, rows of
+  source | output | target of held-out pairs for paired translation, and rows of
+  source | translation | translated back, A -> B above B -> A, for unpaired translation."""
 
-  def __init__(self, config: ml_collections.ConfigDict, generator, dataset, workdir: str,
+  def __init__(self, config: ml_collections.ConfigDict, generators: dict, dataset, workdir: str,
                mesh: Mesh):
     self.dataset, self.workdir = dataset, workdir
     self.is_toy = isinstance(dataset, data.ToyDataset)
+    generator = next(iter(generators.values()))
     self.translations = None
-    if isinstance(dataset, data.PairedDataset):
-      self.translations = TranslationSampler(config, generator, mesh)
-      self.pairs = self.translations.pairs(config.dataset.test_split, 16)
+    if data.is_translation(config):
+      self.translations = TranslationSampler(config, generators, mesh)
+      self.cycle = isinstance(dataset, data.UnpairedDataset)
+      count = 8 if self.cycle else 16  # 16 rows in all
+      self.pairs = {d: self.translations.pairs(config.dataset.test_split, count, d)
+                    for d in (('ab', 'ba') if self.cycle else ('ab',))}
     elif self.is_toy:
       self.sample = make_preview_sampler(config, generator, config.eval.num_samples)
     else:
@@ -61,9 +66,18 @@ class Preview:
   def __call__(self, state: GANState, writer: metric_writers.MetricWriter) -> dict[str, float]:
     step = int(state.step)
     scores = {}
-    if self.translations is not None:
-      outputs = self.translations.translate(state, self.pairs['source'])
-      image = figures.translation_rows(self.pairs['source'], outputs, self.pairs['target'])
+    if self.translations is not None and self.cycle:
+      rows = []
+      for direction in ('ab', 'ba'):
+        source = self.pairs[direction]['source']
+        output = self.translations.translate(state, source, direction)
+        back = self.translations.translate(state, output, direction[::-1])
+        rows.append(figures.translation_rows(source, output, back))
+      image = np.concatenate(rows)
+    elif self.translations is not None:
+      outputs = self.translations.translate(state, self.pairs['ab']['source'])
+      image = figures.translation_rows(self.pairs['ab']['source'], outputs,
+                                       self.pairs['ab']['target'])
     else:
       samples = np.asarray(jax.device_get(self.sample(state.g_ema_params['g'],
                                                       state.g_batch_stats['g'])))
@@ -172,16 +186,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   os.makedirs(workdir, exist_ok=True)
   dataset = data.build(config)
   nets = families.get(config.family).networks(config, dataset)
-  generator = nets.generators['g']
+  generator = next(iter(nets.generators.values()))
   mesh = parallel.make_mesh()
   evaluators.check(config, not isinstance(dataset, data.ToyDataset),
                    models.is_conditional(generator), dataset.num_classes, dataset.shape)
 
   # Extractor weights load here: a missing file stops the run before anything is compiled or written.
   quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
-  quality_samples = (TranslationSampler(config, generator, mesh) if data.is_paired(config) else
+  quality_samples = (TranslationSampler(config, nets.generators, mesh)
+                     if data.is_translation(config) else
                      EvaluatorSampler(config, generator, dataset.num_classes, mesh))
-  sampled = 'outputs for held-out sources' if data.is_paired(config) else 'samples'
+  sampled = 'outputs for held-out sources' if data.is_translation(config) else 'samples'
 
   state = create_state(config, nets)
   checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
@@ -217,7 +232,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   best = BestCheckpoint(workdir, config.eval.best_metric) if config.eval.best_metric else None
   train_step = make_train_step(config, nets, mesh)
-  evaluate = Preview(config, generator, dataset, workdir, mesh)
+  evaluate = Preview(config, nets.generators, dataset, workdir, mesh)
   report = periodic_actions.ReportProgress(num_train_steps=config.num_steps, writer=writer,
                                            every_steps=config.log_every, every_secs=None)
   eval_scalars: dict[str, float] = {}

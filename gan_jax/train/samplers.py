@@ -3,6 +3,7 @@ evaluators (which never see the state or the models)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
@@ -65,33 +66,43 @@ class EvaluatorSampler:
 
 class TranslationSampler:
   """`sampler(state)(name, count) -> (outputs, labels)`: the EMA generator's translations of the
-  first `count` held-out pairs of the split that evaluator `name` scores against (its
-  `real_split`, else `config.dataset.test_split`), batches sharded over the mesh's devices."""
+  first `count` held-out images of the split that evaluator `name` scores against (its
+  `real_split`, else `config.dataset.test_split`), in the entry's direction (CycleGAN: `ab` by
+  `g_ab`, `ba` by `g_ba`; pairs: `g`), batches sharded over the mesh's devices."""
 
-  def __init__(self, config: ml_collections.ConfigDict, generator, mesh: Mesh | None):
+  def __init__(self, config: ml_collections.ConfigDict, generators: dict, mesh: Mesh | None):
     from gan_jax.metrics import evaluators
-    self.config, self.mesh = config, mesh
-    self.splits = {n: e.real_split or config.dataset.test_split
-                   for n, e in evaluators.entries(config).items()}
+    self.config, self.mesh, self.generators = config, mesh, generators
+    self.entries = {n: (e.real_split or config.dataset.test_split, e.direction)
+                    for n, e in evaluators.entries(config).items()}
     self.batch = 64 if mesh is None else -(-64 // mesh.size) * mesh.size
     self._sharding = sharding = None if mesh is None else NamedSharding(mesh, P('data'))
-    self._pairs: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+    self._pairs: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
 
-    def translate(g_params, g_batch_stats, source):
-      return apply_model(generator, g_params, g_batch_stats, source, None, train=False)[0]
-    self._translate = jax.jit(translate, out_shardings=sharding,
-                              compiler_options=parallel.compiler_options(mesh))
+    def translate(g_params, g_batch_stats, source, *, name):
+      return apply_model(generators[name], g_params[name], g_batch_stats[name], source, None,
+                         train=False)[0]
+    self._translate = {name: jax.jit(functools.partial(translate, name=name),
+                                     out_shardings=sharding,
+                                     compiler_options=parallel.compiler_options(mesh))
+                       for name in generators}
 
-  def pairs(self, split: str, count: int) -> dict[str, np.ndarray]:
-    """The first `count` (source, target, label) of `split`, in [-1, 1]."""
+  def network(self, direction: str) -> str:
+    return 'g' if 'g' in self.generators else f'g_{direction}'
+
+  def pairs(self, split: str, count: int, direction: str = 'ab') -> dict[str, np.ndarray]:
+    """The first `count` (source, target, label) of `split` in `direction`, in [-1, 1]."""
     from gan_jax import data
-    if (split, count) not in self._pairs:  # Read once per run.
+    if (split, count, direction) not in self._pairs:  # Read once per run.
       c = self.config.copy_and_resolve_references()
       c.dataset.split, c.batch_size, c.n_critic = split, 1, 1
-      self._pairs[split, count] = data.build_on_one_process(c).first(count)
-    return self._pairs[split, count]
+      dataset = data.build_on_one_process(c)
+      self._pairs[split, count, direction] = (
+          dataset.first(count, direction) if data.is_unpaired(c) else dataset.first(count))
+    return self._pairs[split, count, direction]
 
-  def translate(self, state: GANState, sources: np.ndarray) -> np.ndarray:
+  def translate(self, state: GANState, sources: np.ndarray, direction: str = 'ab') -> np.ndarray:
+    translate = self._translate[self.network(direction)]
     out = []
     for i in range(0, len(sources), self.batch):
       x = sources[i:i + self.batch]
@@ -99,13 +110,14 @@ class TranslationSampler:
       x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
       if self._sharding is not None:
         x = jax.make_array_from_callback(x.shape, self._sharding, lambda idx, x=x: x[idx])
-      y = self._translate(state.g_ema_params['g'], state.g_batch_stats['g'], x)
+      y = translate(state.g_ema_params, state.g_batch_stats, x)
       out.append(np.asarray(multihost_utils.process_allgather(y, tiled=True))[:self.batch - pad])
     # Unbounded generators (SRResNet) are scored and drawn as images: in [-1, 1].
     return np.clip(np.concatenate(out), -1.0, 1.0)
 
   def __call__(self, state: GANState) -> Callable[[str, int], tuple[np.ndarray, np.ndarray]]:
     def sample(name: str, count: int) -> tuple[np.ndarray, np.ndarray]:
-      pairs = self.pairs(self.splits[name], count)
-      return self.translate(state, pairs['source']), pairs['label']
+      split, direction = self.entries[name]
+      pairs = self.pairs(split, count, direction)
+      return self.translate(state, pairs['source'], direction), pairs['label']
     return sample

@@ -40,11 +40,13 @@ class GANState:
   d_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
 
 
-def make_optimizer(lr: float, b1: float, b2: float, schedule: str,
-                   num_updates: int) -> optax.GradientTransformation:
-  """Adam with a constant learning rate, or one decaying linearly to 0 over `num_updates`."""
+def make_optimizer(lr: float, b1: float, b2: float, schedule: str, num_updates: int,
+                   decay_from: float = 0.0) -> optax.GradientTransformation:
+  """Adam with a constant learning rate, or one decaying linearly to 0 at `num_updates`, from the
+  start or after a `decay_from` fraction of them at the full rate (CycleGAN's schedule)."""
   if schedule == 'linear':
-    lr = optax.linear_schedule(lr, 0.0, num_updates)
+    constant = int(decay_from * num_updates)
+    lr = optax.linear_schedule(lr, 0.0, num_updates - constant, transition_begin=constant)
   return optax.adam(lr, b1=b1, b2=b2)
 
 
@@ -60,8 +62,9 @@ def create_state(config: ml_collections.ConfigDict, nets: Networks,
   g_params = {name: v['params'] for name, v in g_vars.items()}
   d_params = {name: v['params'] for name, v in d_vars.items()}
   o = config.optim
-  g_tx = make_optimizer(o.g_lr, o.g_b1, o.g_b2, o.schedule, config.num_steps)
-  d_tx = make_optimizer(o.d_lr, o.d_b1, o.d_b2, o.schedule, config.num_steps * config.n_critic)
+  g_tx = make_optimizer(o.g_lr, o.g_b1, o.g_b2, o.schedule, config.num_steps, o.decay_from)
+  d_tx = make_optimizer(o.d_lr, o.d_b1, o.d_b2, o.schedule, config.num_steps * config.n_critic,
+                        o.decay_from)
   return GANState(
       step=jnp.zeros((), jnp.int32),
       key=run_key,

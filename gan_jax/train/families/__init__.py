@@ -14,9 +14,9 @@ from __future__ import annotations
 import types
 
 from gan_jax.errors import ConfigError
-from gan_jax.train.families import noise, paired
+from gan_jax.train.families import cycle, noise, paired
 
-FAMILIES: dict[str, types.ModuleType] = {'noise': noise, 'paired': paired}
+FAMILIES: dict[str, types.ModuleType] = {'noise': noise, 'paired': paired, 'cycle': cycle}
 
 
 def get(name: str) -> types.ModuleType:

@@ -25,6 +25,9 @@ def check(config: ml_collections.ConfigDict) -> None:
     raise ConfigError('config.family: noise-to-image training takes images, not the (source, '
                       f'target) pairs of dataset {config.dataset.name!r} (source '
                       f'{config.dataset.source!r}); use family=paired, or no dataset.source')
+  if data.is_unpaired(config):
+    raise ConfigError('config.family: noise-to-image training takes images of one domain, not '
+                      f'the two domains of {config.dataset.name!r}; use family=cycle')
 
 
 def networks(config: ml_collections.ConfigDict, dataset) -> Networks:

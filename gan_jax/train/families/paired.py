@@ -24,7 +24,7 @@ from gan_jax import data, losses, models
 from gan_jax.errors import ConfigError
 from gan_jax.models import Networks, apply_model
 from gan_jax.train import inputs
-from gan_jax.train.parts import device_mean, ema, optimizer_step
+from gan_jax.train.parts import check_one_update_per_step, device_mean, ema, optimizer_step
 
 Batch = dict[str, jax.Array]
 CONTENT_LOSSES = ('l1', 'mse', 'features')
@@ -32,15 +32,13 @@ CONTENT_LOSSES = ('l1', 'mse', 'features')
 
 def check(config: ml_collections.ConfigDict) -> None:
   if not data.is_paired(config):
+    if data.is_unpaired(config):
+      raise ConfigError(f'config.family: {config.dataset.name!r} holds two unpaired domains; '
+                        'train it with family=cycle')
     raise ConfigError('config.dataset.source: paired training needs (source, target) pairs: a '
                       f'source made from each image ({", ".join(data.SOURCES)}), or a '
                       'paired_folder:/path dataset')
-  for field in ('n_critic', 'pack'):
-    if config[field] != 1:
-      raise ConfigError(f'config.{field}: paired training makes one discriminator update per step '
-                        f'on unpacked pairs; use 1, got {config[field]}')
-  if config.gp_weight or config.r1_weight:
-    raise ConfigError('config.gp_weight, config.r1_weight: not used by paired training; set 0')
+  check_one_update_per_step(config, 'paired')
   if config.content_loss not in CONTENT_LOSSES:
     raise ConfigError(f'config.content_loss: unknown {config.content_loss!r}; known: '
                       f'{CONTENT_LOSSES}')

@@ -1,0 +1,334 @@
+"""CycleGAN: the reference networks' sizes, the image pool, the step against its definition, 1 = 8
+devices (pools included), unpaired data, and the experiment end to end with exact resume."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from experiments import cyclegan_mnist_mnistm
+from gan_jax import data
+from gan_jax.data import unpaired
+from gan_jax.errors import ConfigError
+from gan_jax.models.cyclegan import CycleGANGenerator
+from gan_jax.models.layers import ConvTranspose
+from gan_jax.models.unet import PatchGANDiscriminator
+from gan_jax.train.families import cycle
+from gan_jax.train.state import create_state, param_count
+
+
+def _count(module, shape):
+  variables = jax.eval_shape(lambda: module.init(jax.random.key(0), jnp.zeros((1,) + shape),
+                                                 train=False))
+  return param_count(variables['params'])
+
+
+def test_cyclegan_networks_have_the_reference_sizes():
+  # pytorch-CycleGAN-and-pix2pix prints 11.378 M (resnet_9blocks), 7.838 M (resnet_6blocks) and
+  # 2.765 M (basic D, instance norm) for its CycleGAN networks; these are the exact counts.
+  assert _count(CycleGANGenerator((256, 256, 3), blocks=9), (256, 256, 3)) == 11_378_179
+  assert _count(CycleGANGenerator((128, 128, 3), blocks=6), (128, 128, 3)) == 7_837_699
+  assert _count(PatchGANDiscriminator(256, n_layers=3, norm='instance'), (256, 256, 3)) == 2_764_737
+  generator = CycleGANGenerator((28, 28, 3), ch=4, blocks=1)
+  variables = generator.init(jax.random.key(0), jnp.zeros((1, 28, 28, 3)), train=False)
+  for shape in ((2, 28, 28, 3), (1, 30, 37, 3)):  # Any size: reflect-padded to a multiple of 4.
+    out = generator.apply(variables, jax.random.normal(jax.random.key(1), shape), train=False)
+    assert out.shape == shape and float(jnp.max(jnp.abs(out))) <= 1
+
+
+def test_upsampling_is_pytorchs_transposed_convolution():
+  torch = pytest.importorskip('torch')
+  x = np.random.default_rng(0).normal(size=(2, 7, 5, 6)).astype(np.float32)
+  layer = ConvTranspose(4, (3, 3), strides=(2, 2), padding='VALID')
+  params = layer.init(jax.random.key(0), x)['params']
+  ours = np.asarray(layer.apply({'params': params}, x))[:, 1:15, 1:11]  # as CycleGANGenerator
+  kernel = torch.from_numpy(np.asarray(params['kernel']).transpose(3, 2, 0, 1).copy())
+  theirs = torch.nn.functional.conv_transpose2d(
+      torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), kernel,
+      torch.from_numpy(np.array(params['bias'])),
+      stride=2, padding=1, output_padding=1).numpy().transpose(0, 2, 3, 1)
+  np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def reference_pool(stored, count, images, key):
+  """ImagePool.query of the reference code, in Python, with the same random draws."""
+  stored, out = np.array(stored), []
+  for i, image in enumerate(np.asarray(images)):
+    use_key, pick_key = jax.random.split(jax.random.fold_in(key, i))
+    if count < len(stored):
+      stored[count] = image
+      count += 1
+      out.append(image)
+    elif float(jax.random.uniform(use_key)) > 0.5:
+      slot = int(jax.random.randint(pick_key, (), 0, len(stored)))
+      out.append(stored[slot].copy())
+      stored[slot] = image
+    else:
+      out.append(image)
+  return stored, count, np.stack(out)
+
+
+def test_image_pool_follows_the_reference_rule():
+  pool = {'images': jnp.zeros((5, 2, 2, 1)), 'count': jnp.zeros((), jnp.int32)}
+  stored, count = np.zeros((5, 2, 2, 1), np.float32), 0
+  returned_old = 0
+  for step in range(4):
+    images = jnp.arange(step * 4, step * 4 + 4, dtype=jnp.float32)[:, None, None, None] + \
+        jnp.zeros((4, 2, 2, 1))
+    key = jax.random.key(step)
+    pool, out = jax.jit(cycle.query_pool)(pool, images, key)
+    stored, count, expected = reference_pool(stored, count, images, key)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(pool['images'], stored)
+    assert int(pool['count']) == count == min(5, 4 * (step + 1))
+    returned_old += int(np.sum(np.asarray(out)[:, 0, 0, 0] < step * 4))
+  assert returned_old > 0  # Earlier fakes were judged again.
+  empty = {'images': jnp.zeros((0, 2, 2, 1)), 'count': jnp.zeros((), jnp.int32)}
+  assert cycle.query_pool(empty, images, key)[1] is images  # pool_size 0: the fakes themselves
+
+
+class RandomDomains:
+  """Random blobs (A) and their negatives on noise (B), so that step tests need no prepared data."""
+  shapes = {'a': (12, 12, 3), 'b': (12, 12, 3)}
+  shape, num_classes = (12, 12, 3), 0
+
+  def batch(self, step):
+    rng = np.random.default_rng(step)
+    a = np.where(rng.uniform(size=(1, 16, 12, 12, 1)) > 0.6, 1.0, -1.0).repeat(3, -1)
+    b = np.clip(-a[:, ::-1] + rng.normal(0, 0.3, a.shape), -1, 1)
+    return {'a': a.astype(np.float32), 'b': b.astype(np.float32)}
+
+
+def small_config(**overrides):
+  c = cyclegan_mnist_mnistm.get_config('runlocal')
+  c.evals, c.eval.best_metric = {}, ''
+  c.generator.update(ch=4, blocks=1)
+  c.discriminator.ch = 4
+  c.batch_size = 16
+  c.pool_size = 6  # Full after the first step: later steps swap pooled fakes.
+  c.ema_decay = 0.5
+  for key, value in overrides.items():
+    group, _, field = key.rpartition('.')
+    (c[group] if group else c)[field] = value
+  return c
+
+
+def reference_step(config, nets, state, batch):
+  """CycleGAN's step as the reference code writes it (pool_size 0): G_A: A -> B judged by D_B,
+  loss MSE(D(fake), 1) + 10 L1 cycles + 5 L1 identities, then each D on 0.5 (MSE(D(real), 1) +
+  MSE(D(fake), 0)) with the fakes made before the generators' update."""
+  a, b = batch['a'][0], batch['b'][0]
+  run = lambda model, params, x: model.apply({'params': params}, x, train=True)
+  g_ab, g_ba = nets.generators['g_ab'], nets.generators['g_ba']
+  mse = lambda x, target: jnp.mean((x - target) ** 2)
+  l1 = lambda x, y: jnp.mean(jnp.abs(x - y))
+
+  def g_objective(g):
+    fake_b, fake_a = run(g_ab, g['g_ab'], a), run(g_ba, g['g_ba'], b)
+    loss = (mse(run(nets.discriminators['d_b'], state.d_params['d_b'], fake_b), 1.0)
+            + mse(run(nets.discriminators['d_a'], state.d_params['d_a'], fake_a), 1.0)
+            + 10 * l1(run(g_ba, g['g_ba'], fake_b), a) + 10 * l1(run(g_ab, g['g_ab'], fake_a), b)
+            + 5 * l1(run(g_ab, g['g_ab'], b), b) + 5 * l1(run(g_ba, g['g_ba'], a), a))
+    return loss, (fake_a, fake_b)
+
+  (g_loss, (fake_a, fake_b)), g_grads = jax.value_and_grad(g_objective, has_aux=True)(
+      state.g_params)
+
+  def d_objective(d):
+    judge = lambda name, x: run(nets.discriminators[name], d[name], x)
+    return (0.5 * (mse(judge('d_b', b), 1.0) + mse(judge('d_b', fake_b), 0.0))
+            + 0.5 * (mse(judge('d_a', a), 1.0) + mse(judge('d_a', fake_a), 0.0)))
+
+  d_grads = jax.grad(d_objective)(state.d_params)
+  g_updates, g_opt = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+  d_updates, d_opt = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
+  return dict(g_params=jax.tree.map(jnp.add, state.g_params, g_updates),
+              d_params=jax.tree.map(jnp.add, state.d_params, d_updates),
+              g_opt_state=g_opt, d_opt_state=d_opt), g_loss
+
+
+def test_cycle_step_equals_the_reference():
+  config = small_config(pool_size=0)
+  nets = cycle.networks(config, RandomDomains())
+  from test_paired import steps_match_reference
+  for metrics in steps_match_reference(config, nets, create_state(config, nets), reference_step,
+                                       RandomDomains().batch):
+    assert metrics['g_identity_loss'] > 0 and metrics['d_a_loss'] > 0
+
+
+def run_steps(config, devices):
+  from test_paired import run_steps
+  return run_steps(config, devices, steps=3, family=cycle, dataset=RandomDomains())
+
+
+def test_cycle_eight_devices_match_one_pools_included():
+  one, metrics1 = run_steps(small_config(), 1)
+  eight, metrics8 = run_steps(small_config(), 8)
+  for name in ('d_opt_state', 'g_opt_state', 'running'):
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4, err_msg=name),
+                 getattr(one, name), getattr(eight, name))
+  for key in metrics1:
+    np.testing.assert_allclose(metrics1[key], metrics8[key], rtol=2e-4, atol=1e-5, err_msg=key)
+  # Biases of convolutions followed by instance norm (the reference has them) get a gradient of
+  # exactly 0: float32 leaves up to ~1e-7 whose sign depends on the summation order, which Adam
+  # turns into updates of either sign. They are the only parameters that differ, and they
+  # cannot change any output.
+  dead = 0
+  for side in ('g', 'd'):
+    params = [jax.tree.leaves_with_path(getattr(run, f'{side}_params')) for run in (one, eight)]
+    first_moments = jax.tree.leaves(getattr(one, f'{side}_opt_state')[0].mu)
+    for (path, a), (_, b), mu in zip(*params, first_moments):
+      if not np.allclose(a, b, rtol=2e-4, atol=2e-5):
+        assert jax.tree_util.keystr(path).endswith("['bias']") and np.max(np.abs(mu)) < 1e-5, path
+        dead += 1
+  assert dead <= 16
+  nets = cycle.networks(small_config(), RandomDomains())
+  a = RandomDomains().batch(0)['a'][0]
+  for name, generator in nets.generators.items():
+    outputs = [generator.apply({'params': run.g_params[name]}, a, train=False) for run in (one, eight)]
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-4, atol=1e-5)
+  pools = one.running['pools']
+  assert int(pools['a']['count']) == 6 and float(np.min(np.abs(pools['b']['images']).sum(
+      axis=(1, 2, 3)))) > 0  # Full of fakes, the same on 1 and 8 devices.
+
+
+def test_learning_rate_is_constant_then_decays_linearly():
+  from gan_jax.train.state import make_optimizer
+  # Adam's first steps with a constant gradient are the learning rate itself (b1 = b2 = 0).
+  tx = make_optimizer(1.0, 0.0, 0.0, 'linear', 10, decay_from=0.5)
+  params = {'w': jnp.zeros(())}
+  opt_state, rates = tx.init(params), []
+  for _ in range(10):
+    updates, opt_state = tx.update({'w': jnp.ones(())}, opt_state, params)
+    rates.append(-float(updates['w']))
+  np.testing.assert_allclose(rates, [1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2], atol=1e-3)
+
+
+def test_mnistm_proxy_is_the_blend_of_its_digits(tfds_dir):
+  # The blend itself: |background - 255| on the strokes, the background elsewhere.
+  digits = np.zeros((3, 28, 28, 1), np.uint8)
+  digits[:, 10:18, 12:15] = 90
+  blended = unpaired.blend_mnistm(digits, np.full((2, 32, 32, 3), 100, np.uint8), seed=0)
+  np.testing.assert_array_equal(blended, np.where(digits > 0, 155, 100).repeat(3, -1))
+
+  test = unpaired.load_unpaired('mnist_mnistm', 'test[:40]', tfds_dir, 0, False)
+  train = unpaired.load_unpaired('mnist_mnistm', 'train[:40]', tfds_dir, 0, False)
+  assert test['a'].shape == test['b'].shape == (40, 28, 28, 3) and test['num_classes'] == 10
+  # Held out: image i of B is digit i of A blended (so its B -> A truth is that digit).
+  test_digits, test_labels, _ = data.images.load_tfds('mnist', 'test[:40]', tfds_dir, 0, False, 0, 1)
+  cifar, _, _ = data.images.load_tfds('cifar10', 'test[:40]', tfds_dir, 0, False, 0, 1)
+  np.testing.assert_array_equal(test['a'], test_digits.repeat(3, -1))
+  np.testing.assert_array_equal(test['label_a'], test_labels)
+  np.testing.assert_array_equal(test['label_b'], test_labels)
+  np.testing.assert_array_equal(test['b'], unpaired.blend_mnistm(test_digits, cifar,
+                                                                 unpaired._BLEND_SEED))
+  # Training domains: disjoint halves of the split's digits.
+  digits, labels, _ = data.images.load_tfds('mnist', 'train[:40]', tfds_dir, 0, False, 0, 1)
+  np.testing.assert_array_equal(train['a'], digits[:20].repeat(3, -1))
+  np.testing.assert_array_equal(train['label_a'], labels[:20])
+  np.testing.assert_array_equal(train['label_b'], labels[20:])
+  cifar, _, _ = data.images.load_tfds('cifar10', 'train[:40]', tfds_dir, 0, False, 0, 1)
+  np.testing.assert_array_equal(train['b'], unpaired.blend_mnistm(
+      digits, cifar, unpaired._BLEND_SEED + 1)[20:])
+
+
+def test_unpaired_folder_reads_both_domains_and_rejects_an_empty_side(tmp_path, capsys):
+  rng = np.random.default_rng(0)
+  for side, count in (('trainA', 9), ('trainB', 11), ('testA', 8), ('testB', 8)):
+    os.makedirs(tmp_path / side)
+    for i in range(count):
+      Image.fromarray(rng.integers(0, 255, (12, 16, 3), np.uint8)).save(tmp_path / side / f'{i}.png')
+  config = cyclegan_mnist_mnistm.get_config(f'runlocal,folder={tmp_path}')
+  config.batch_size = 8
+  dataset = data.build(config)
+  assert dataset.shapes == {'a': (12, 16, 3), 'b': (12, 16, 3)}
+  assert len(dataset.images('a')) == 9 and len(dataset.images('b')) == 11
+  batch = dataset.batch(3)
+  assert batch['a'].shape == batch['b'].shape == (1, 8, 12, 16, 3)
+  # Each domain in its own order: a pure function of (seed, step).
+  np.testing.assert_array_equal(data.build(config).batch(3)['b'], batch['b'])
+  assert data.build(config).orders['a'].seed != data.build(config).orders['b'].seed
+
+  for image in os.listdir(tmp_path / 'trainB'):
+    os.remove(tmp_path / 'trainB' / image)
+  import launch
+  from test_bad_input import one_error_line
+  assert launch.train(config, str(tmp_path / 'run')) == 1
+  assert 'trainB: no images' in one_error_line(capsys.readouterr().err)
+  assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
+
+
+def test_cycle_gan_tfds_datasets_by_name_on_mock_data(monkeypatch, tmp_path):
+  # tfds's mock data stands in for the download (mocked too) a user's machine would make.
+  import tensorflow_datasets as tfds
+  monkeypatch.setattr(data.images, '_network_reachable', lambda urls: True)
+  with tfds.testing.mock_data(num_examples=6):
+    domains = unpaired.load_unpaired('cycle_gan/horse2zebra', 'train', str(tmp_path), 32, True)
+  assert domains['a'].shape == domains['b'].shape == (6, 32, 32, 3)
+  assert domains['num_classes'] == 0
+
+
+def test_cycle_config_mistakes_fail_validation():
+  from gan_jax.config import validate
+  for overrides, message in (
+      ({'family': 'paired'}, 'train it with family=cycle'),
+      ({'family': 'noise'}, 'use family=cycle'),
+      ({'pool_size': -1}, 'config.pool_size: must be >= 0'),
+      ({'optim.decay_from': 1.0}, 'config.optim.decay_from: must be in [0, 1)'),
+      ({'n_critic': 2}, 'config.n_critic: cycle training makes one discriminator update')):
+    config = cyclegan_mnist_mnistm.get_config('runlocal')
+    for key, value in overrides.items():
+      group, _, field = key.rpartition('.')
+      (config[group] if group else config)[field] = value
+    with pytest.raises(ConfigError, match=message.replace('[', r'\[').replace(')', r'\)')):
+      validate(config)
+  config = cyclegan_mnist_mnistm.get_config('runlocal')
+  config.evals.psnr_ab = dict(metric='psnr', direction='ab')
+  with pytest.raises(ConfigError, match='true targets'):
+    from gan_jax.metrics import evaluators
+    evaluators.check(config, True, False, 10, (28, 28, 3))
+  config.evals = {'fd': dict(metric='fd', extractor='mnistm_cnn')}
+  with pytest.raises(ConfigError, match='say which translation is scored'):
+    evaluators.check(config, True, False, 10, (28, 28, 3))
+
+
+def test_cyclegan_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkeypatch):
+  from test_train import assert_same_run, interrupt_and_resume, read_state, run_four_logged_steps
+  full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
+  config, result, last = run_four_logged_steps(
+      cyclegan_mnist_mnistm.get_config('runlocal'), tfds_dir, full,
+      ('d_loss', 'd_a_loss', 'd_b_loss', 'g_loss', 'g_cycle_loss', 'g_identity_loss',
+       'g_adversarial_loss', 'eval/accuracy_mnistm_cnn_ab', 'eval/fd_mnistm_cnn_ab',
+       'eval/accuracy_mnist_cnn_ba', 'eval/psnr_ba', 'eval/ssim_ba'))
+  assert 'the targets of mnist_mnistm:test[:64] A' in last['eval/psnr_ba_protocol']
+  assert 'BT.601 luma' in last['eval/accuracy_mnist_cnn_ba_protocol']
+  figure = np.asarray(Image.open(result['figure']))
+  assert figure.shape[:2] == (2 * (4 * 30 + 2), 6 * 30 + 2)  # A -> B above B -> A, 4 rows each.
+
+  interrupt_and_resume(config, resumed, monkeypatch, stop_at=4)
+  state, _ = assert_same_run(config, full, resumed, 4)
+  assert int(state.running['pools']['a']['count']) == min(config.pool_size, 4 * 8)
+
+  # The B -> A generator on a user's image, and evaluate in that direction.
+  from gan_jax import evaluate, translate
+  dataset = data.build(config)
+  os.makedirs(tmp_path / 'in')
+  Image.fromarray(dataset.images('b')[0]).save(tmp_path / 'in' / 'digit.png')
+  assert translate.main(['--workdir', full, '--input', str(tmp_path / 'in'), '--output',
+                         str(tmp_path / 'out'), '--direction', 'ba']) == 0
+  nets = cycle.networks(config, dataset)
+  state = read_state(full, config, 4)
+  expected = nets.generators['g_ba'].apply({'params': state.g_ema_params['g_ba']},
+                                           dataset.images('b')[:1] / 127.5 - 1, train=False)
+  np.testing.assert_allclose(np.asarray(Image.open(tmp_path / 'out' / 'digit.png')),
+                             np.round((np.asarray(expected)[0] + 1) * 127.5), atol=1)
+  assert translate.main(['--workdir', full, '--input', str(tmp_path / 'in'), '--output',
+                         str(tmp_path / 'out')]) == 2
+  assert evaluate.main(['--workdir', full, '--metrics', 'psnr', '--num_samples', '64',
+                        '--direction', 'ba']) == 0
+  with open(os.path.join(full, 'evaluate_4_ba.json')) as f:
+    assert json.load(f)['eval/psnr_ba'] == pytest.approx(last['eval/psnr_ba'], rel=1e-6)
