@@ -57,6 +57,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.dataset.data_dir = ''            # tfds data directory ('' = tfds's default)
   c.dataset.image_size = 0           # resize images to this square size (0 = as stored)
   c.dataset.download = True          # let tfds download a dataset that is not prepared
+  c.dataset.read = 'auto'            # tfds image datasets: 'memory' (decoded once), 'stream' (example
+                                     # by example from ArrayRecord files), 'auto' (stream above 4 GiB)
   c.dataset.source = ''              # paired proxies: edges, grey or lowres sources of each image
   c.dataset.scale = 4                # lowres: the downsampling factor
   c.dataset.test_split = 'test'      # translation: the held-out pairs of figures and evaluators
@@ -196,10 +198,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f'config.optim.decay_from: must be in [0, 1) (the fraction of training at a '
                       f'constant rate), got {config.optim.decay_from}')
   name = config.dataset.name
+  made_here = data.TOY_DATASETS + (data.STACKED_MNIST, data.MNIST_MNISTM)
+  if config.dataset.read not in data.READ_MODES:
+    raise ConfigError(f'config.dataset.read: {config.dataset.read!r}; use one of {data.READ_MODES}')
+  if config.dataset.read == 'stream' and (name in made_here or name.startswith('folder:')
+                                          or data.is_translation(config)):
+    raise ConfigError(f"config.dataset.read: 'stream' reads tfds image datasets from their "
+                      f"ArrayRecord files; {name!r} is read into memory (use 'auto' or 'memory')")
   if config.dataset.source and config.dataset.source not in data.SOURCES:
     raise ConfigError(f'config.dataset.source: unknown {config.dataset.source!r}; known: '
                       f'{data.SOURCES} (or empty: no pairs)')
-  made_here = data.TOY_DATASETS + (data.STACKED_MNIST, data.MNIST_MNISTM)
   if name not in made_here and not name.startswith(('folder:', data.PAIRED_FOLDER,
                                                     data.UNPAIRED_FOLDER)):
     import tensorflow_datasets as tfds

@@ -54,6 +54,25 @@ def tfds_dir():
   return data_dir
 
 
+@pytest.fixture(scope='session')
+def tfds_array_record_dir():
+  """A tfds data directory holding mnist stored as ArrayRecord (random access), built once."""
+  from gan_jax.data import prepare
+  import tensorflow_datasets as tfds
+  data_dir = os.path.join(os.environ.get('GAN_JAX_TEST_TFDS', os.path.join(ROOT, '.cache', 'tfds')),
+                          'array_record')
+  os.makedirs(data_dir, exist_ok=True)
+  with open(os.path.join(data_dir, '.prepare.lock'), 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    builder = tfds.builder('mnist', data_dir=data_dir, file_format='array_record')
+    if not builder.is_prepared():
+      if os.path.isdir(RAW_DATA):
+        prepare.prepare('mnist', RAW_DATA, data_dir, 'array_record')
+      else:
+        builder.download_and_prepare()
+  return data_dir
+
+
 # The longest tests (end-to-end runs, multi-device steps) first: the two `make test` workers
 # then end together, instead of one of them running a minute-long test alone at the end.
 _LONGEST_FIRST = ('test_train.py', 'test_paired.py', 'test_cycle.py', 'test_step.py',

@@ -76,6 +76,8 @@ def test_pacgan_protocol():
     ('ema_decay', 1.0, 'config.ema_decay'),
     ('dataset.name', 'spiral', "config.dataset.name: unknown dataset 'spiral'"),
     ('dataset.image_size', -1, 'config.dataset.image_size: must be >= 0'),
+    ('dataset.read', 'lazily', "config.dataset.read: 'lazily'; use one of"),
+    ('dataset.read', 'stream', "config.dataset.read: 'stream' reads tfds image datasets"),
     ('generator.name', 'dcgan9', "config.generator.name: unknown model 'dcgan9'"),
     ('discriminator.activation', 'tanh', 'config.discriminator.activation'),
 ])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import ml_collections
 
-from gan_jax.data.images import STACKED_MNIST, DataError, ImageDataset
+from gan_jax.data.images import READ_MODES, STACKED_MNIST, DataError, ImageDataset
 from gan_jax.data.paired import DIV2K, PAIRED_FOLDER, SOURCES, PairedDataset
 from gan_jax.data.toy import ToyDataset, mode_centers
 from gan_jax.data.unpaired import MNIST_MNISTM, UNPAIRED_FOLDER, UnpairedDataset, is_unpaired_name
@@ -71,4 +71,4 @@ def _build(config: ml_collections.ConfigDict, process_index: int, process_count:
                       image_size=config.dataset.image_size, download=config.dataset.download,
                       seed=config.seed, batch_size=samples_per_batch, n_critic=config.n_critic,
                       process_index=process_index, process_count=process_count,
-                      num_train=config.dataset.num_train)
+                      num_train=config.dataset.num_train, read=config.dataset.read)

@@ -1,7 +1,9 @@
 """Image datasets: any tfds image dataset by name, or a folder of images with one subfolder per class.
 
-Each process reads its own even share of the split (`tfds.even_splits`) through tf.data once,
-decoded (and resized) into memory; batches are then a pure function of (seed, step), so a
+Each process reads its own even share of the split (`tfds.even_splits`). Small datasets are
+decoded (and resized) into memory once, through tf.data; datasets larger than memory are read
+example by example from tfds's random-access ArrayRecord files (`config.dataset.read`). Either
+way the examples of a step are a pure function of (seed, step), the same in both modes, so a
 resumed run reads the same data. Images are scaled to [-1, 1]; labels are kept.
 """
 
@@ -141,6 +143,67 @@ def load_stacked_mnist(split: str, data_dir: str | None, download: bool, num: in
   return stacked, (100 * labels[idx[:, 0]] + 10 * labels[idx[:, 1]] + labels[idx[:, 2]]), 1000
 
 
+READ_MODES = ('auto', 'memory', 'stream')
+STREAM_ABOVE_BYTES = 4 * 2 ** 30  # `read='auto'` streams a share whose decoded images are larger
+
+
+class StreamedImages:
+  """This process's share of a tfds split, decoded example by example from its ArrayRecord
+  files (`tfds.data_source`): only the examples of a batch are ever in memory."""
+
+  def __init__(self, name: str, split: str, data_dir: str | None, image_size: int, download: bool,
+               process_index: int, process_count: int):
+    import tensorflow_datasets as tfds
+    builder = tfds_builder(name, data_dir, download)
+    if builder.info.file_format != tfds.core.FileFormat.ARRAY_RECORD:
+      raise DataError(f"config.dataset.read: '{name}' in {builder.data_dir} is stored as "
+                      f'{builder.info.file_format.value}; streaming reads random-access '
+                      'ArrayRecord files: prepare it with --file_format array_record '
+                      '(python -m gan_jax.data.prepare, or tfds build), or read it into memory')
+    features = builder.info.features
+    self.num_classes = features['label'].num_classes if 'label' in features else 0
+    try:
+      share = tfds.even_splits(split, n=process_count, drop_remainder=True)[process_index]
+      self.source = tfds.data_source(name, split=share, data_dir=data_dir, download=False)
+    except (ValueError, KeyError) as e:
+      raise DataError(f"config.dataset.split: '{split}' of '{name}': {e}") from None
+    self.image_size = image_size
+    shape = tuple(features['image'].shape)
+    self.shape = (image_size, image_size, shape[-1]) if image_size else shape
+
+  def __len__(self) -> int:
+    return len(self.source)
+
+  def take(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images [*indices.shape, H, W, C] and int32 labels of the examples at `indices`."""
+    examples = self.source.__getitems__([int(i) for i in indices.ravel()])
+    images = np.stack([e['image'] for e in examples])
+    if self.image_size:
+      images = np.asarray(_resize(images, self.image_size))
+    labels = np.array([e['label'] if self.num_classes else 0 for e in examples], np.int32)
+    return (images.reshape(indices.shape + images.shape[1:]), labels.reshape(indices.shape))
+
+
+def streams(name: str, split: str, data_dir: str | None, image_size: int, download: bool,
+            read: str, process_count: int) -> bool:
+  """Whether a tfds image dataset is read example by example: `read='stream'`, or 'auto' and its
+  share of the split would take more than STREAM_ABOVE_BYTES decoded (if stored as ArrayRecord;
+  larger ones in other formats are read into memory, as before)."""
+  if read != 'auto' or name == STACKED_MNIST or name.startswith('folder:'):
+    return read == 'stream'
+  import tensorflow_datasets as tfds
+  info = tfds_builder(name, data_dir, download).info
+  shape = info.features['image'].shape
+  size = image_size * image_size * shape[-1] if image_size else np.prod(
+      [n or 256 for n in shape])  # unknown sizes: as if 256
+  try:
+    count = info.splits[split].num_examples // process_count
+  except (KeyError, ValueError):
+    return False  # A bad split is reported by the reader.
+  return (count * size > STREAM_ABOVE_BYTES and
+          info.file_format == tfds.core.FileFormat.ARRAY_RECORD)
+
+
 @dataclasses.dataclass(frozen=True)
 class ImageDataset:
   """This process's share of an image dataset, read in a fresh permutation every epoch."""
@@ -155,6 +218,16 @@ class ImageDataset:
   process_index: int = 0
   process_count: int = 1
   num_train: int = 100_000     # stacked_mnist: how many stacked images
+  read: str = 'memory'         # config.dataset.read: memory, stream or auto
+
+  @functools.cached_property
+  def streamed(self) -> StreamedImages | None:
+    """The example-by-example reader, when this dataset is streamed."""
+    if not streams(self.name, self.split, self.data_dir, self.image_size, self.download,
+                   self.read, self.process_count):
+      return None
+    return StreamedImages(self.name, self.split, self.data_dir, self.image_size, self.download,
+                          self.process_index, self.process_count)
 
   @functools.cached_property
   def _arrays(self) -> tuple[np.ndarray, np.ndarray, int]:
@@ -177,19 +250,22 @@ class ImageDataset:
 
   @property
   def num_classes(self) -> int:
-    return self._arrays[2]
+    return self.streamed.num_classes if self.streamed else self._arrays[2]
 
   @property
   def shape(self) -> tuple[int, ...]:
-    return self.images.shape[1:]
+    return self.streamed.shape if self.streamed else self.images.shape[1:]
 
   @functools.cached_property
   def order(self) -> EpochOrder:
-    return process_order(len(self.images), self.name, self.seed, self.batch_size, self.n_critic,
+    count = len(self.streamed) if self.streamed else len(self.images)
+    return process_order(count, self.name, self.seed, self.batch_size, self.n_critic,
                          self.process_index, self.process_count)
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     """This process's part of the batch of `step`: images [n_critic, local, H, W, C] in [-1, 1]
     and labels [n_critic, local]."""
     idx = self.order.indices(np.array([step]))[0]
-    return {'x': self.images[idx].astype(np.float32) / 127.5 - 1.0, 'label': self.labels[idx]}
+    images, labels = (self.streamed.take(idx) if self.streamed else
+                      (self.images[idx], self.labels[idx]))
+    return {'x': images.astype(np.float32) / 127.5 - 1.0, 'label': labels}

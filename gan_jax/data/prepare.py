@@ -78,13 +78,15 @@ def place_downloads(name: str, raw_dir: str, download_dir: str) -> list[str]:
   return placed
 
 
-def prepare(name: str, raw_dir: str, data_dir: str) -> str:
-  """Builds tfds dataset `name` in `data_dir` from the raw files in `raw_dir`; returns its path."""
+def prepare(name: str, raw_dir: str, data_dir: str, file_format: str = 'tfrecord') -> str:
+  """Builds tfds dataset `name` in `data_dir` from the raw files in `raw_dir`, as `file_format`
+  (tfrecord, read whole into memory; or array_record, which can also be read example by example,
+  `config.dataset.read = 'stream'`); returns its path."""
   import tensorflow_datasets as tfds
 
   download_dir = os.path.join(data_dir, 'downloads')
   place_downloads(name, raw_dir, download_dir)
-  builder = tfds.builder(name, data_dir=data_dir)
+  builder = tfds.builder(name, data_dir=data_dir, file_format=file_format)
   builder.download_and_prepare(download_dir=download_dir)
   return builder.data_dir
 
@@ -95,12 +97,14 @@ def main(argv: list[str] | None = None) -> None:
                       'cifar-10-batches-bin/')
   parser.add_argument('--data_dir', required=True, help='the tfds data directory to build into')
   parser.add_argument('--datasets', default='mnist,fashion_mnist,cifar10')
+  parser.add_argument('--file_format', default='tfrecord', choices=('tfrecord', 'array_record'),
+                      help='array_record: random access, for config.dataset.read=stream')
   args = parser.parse_args(argv)
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   for name in args.datasets.split(','):
     start = time.time()
     try:
-      path = prepare(name, args.raw, args.data_dir)
+      path = prepare(name, args.raw, args.data_dir, args.file_format)
     except PrepareError as e:
       sys.exit(f'error: {e}')
     print(f'{name}: built in {path} ({time.time() - start:.0f}s)')
