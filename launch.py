@@ -42,7 +42,10 @@ def train(config, workdir: str) -> int:
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)
     return 1
-  if jax.process_index() == 0:
+  if jax.process_index() == 0 and result['preempted']:
+    print(f'stopped by SIGTERM at step {result["step"]}; checkpoint saved in '
+          f'{result["checkpoints"]}: the same command continues the run')
+  elif jax.process_index() == 0:
     scores = ', '.join(f'{k.removeprefix("eval/")} {v:.3g}' for k, v in result.items()
                        if k.startswith('eval/'))
     print(f'final (step {result["step"]}, {result["seconds"]:.1f}s){": " + scores if scores else ""}')

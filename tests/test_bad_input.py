@@ -25,11 +25,15 @@ from test_train import read_state, resume_config
 
 
 def snapshot(folder) -> dict[str, str]:
-  """Every file under `folder`, relative path -> sha256 of its content."""
+  """Every file under `folder`, relative path -> sha256 of its content (but the lock's, which
+  names the process of the latest run)."""
   out = {}
   for root, _, files in os.walk(folder):
     for name in files:
       path = os.path.join(root, name)
+      if os.path.relpath(path, folder) == '.lock':
+        out['.lock'] = 'present'
+        continue
       with open(path, 'rb') as f:
         out[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
   return out

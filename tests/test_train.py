@@ -278,3 +278,49 @@ def test_image_experiment_runlocal(tmp_path, tfds_dir, capsys, experiment, arg, 
     with open(tmp_path / 'evaluate_4.json') as f:
       saved = json.load(f)
     assert saved['step'] == 4 and saved['eval/fd_mnist_cnn_num_samples'] == 50
+
+
+def test_sigterm_saves_a_checkpoint_exits_0_and_resumes_exactly(tmp_path, monkeypatch, capsys):
+  """What a TPU VM or Kubernetes sends before taking the machine: the run checkpoints the step
+  in flight and returns 0; the same command then continues, bitwise as if never stopped."""
+  import signal
+  import launch
+  from gan_jax.train import loop
+  config = resume_config()
+  config.eval.best_metric = 'modes_covered'
+  full, stopped = str(tmp_path / 'full'), str(tmp_path / 'stopped')
+  train_and_evaluate(config, full)
+  real_make_train_step = loop.make_train_step
+
+  def signalled_at_step_2(*args):
+    train_step = real_make_train_step(*args)
+    def step(state, batch):
+      if int(state.step) == 1:  # While step 2 runs.
+        os.kill(os.getpid(), signal.SIGTERM)
+      return train_step(state, batch)
+    return step
+  monkeypatch.setattr(loop, 'make_train_step', signalled_at_step_2)
+  assert launch.train(config.copy_and_resolve_references(), stopped) == 0
+  assert 'stopped by SIGTERM at step 2' in capsys.readouterr().out
+  assert sorted(os.listdir(os.path.join(stopped, 'checkpoints'))) == ['2']  # checkpoint_every 3
+  assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # The handler is put back.
+  monkeypatch.setattr(loop, 'make_train_step', real_make_train_step)
+  assert launch.train(config.copy_and_resolve_references(), stopped) == 0
+  assert_same_run(config, full, stopped, config.num_steps)
+
+
+def test_a_workdir_in_use_is_one_error_line(tmp_path, capsys):
+  import fcntl
+  import launch
+  from test_bad_input import one_error_line
+  workdir = tmp_path / 'run'
+  os.makedirs(workdir)
+  with open(workdir / '.lock', 'a+') as held:  # As a run still going holds it.
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    held.write('pid 12345 on tpu-vm-0')
+    held.flush()
+    assert launch.train(resume_config(), str(workdir)) == 1
+    assert f'--workdir {workdir}: in use by a run still going (pid 12345 on tpu-vm-0)' in (
+        one_error_line(capsys.readouterr().err))
+  assert not os.path.exists(workdir / 'checkpoints')
+  assert launch.train(resume_config(), str(workdir)) == 0  # Free again.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
+import signal
+import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import jax
 import ml_collections
@@ -170,6 +174,57 @@ def init_generator_from(state: GANState, workdir: str) -> GANState:
                        g_batch_stats=trained.g_batch_stats)
 
 
+@contextlib.contextmanager
+def workdir_lock(workdir: str) -> Iterator[None]:
+  """Holds `workdir/.lock` for the run (process 0), so that a second run of the same workdir
+  stops with one error instead of both writing checkpoints. The OS drops the lock when the
+  process ends, however it ends: there are no stale locks."""
+  if jax.process_index() != 0:
+    yield
+    return
+  with open(os.path.join(workdir, '.lock'), 'a+') as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      f.seek(0)
+      holder = f.read().strip() or 'another process'
+      raise WorkdirError(f'--workdir {workdir}: in use by a run still going ({holder}); wait for '
+                         'it to end, or give another workdir') from None
+    f.truncate(0)
+    f.write(f'pid {os.getpid()} on {os.uname().nodename}')
+    f.flush()
+    yield
+
+
+class Preemption:
+  """SIGTERM (what a TPU VM or Kubernetes sends before taking the machine) asks the loop to stop
+  after the step in flight: it saves a checkpoint there and returns. Every process stops at the
+  same step (the request is shared across processes)."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = None
+
+  def __enter__(self) -> 'Preemption':
+    if threading.current_thread() is threading.main_thread():  # Signals reach the main thread.
+      self._previous = signal.signal(signal.SIGTERM, self._request)
+    return self
+
+  def _request(self, signum, frame) -> None:
+    logging.warning('SIGTERM: saving a checkpoint after this step, then stopping.')
+    self.requested = True
+
+  def __exit__(self, *exc) -> None:
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+  def stop_now(self) -> bool:
+    if jax.process_count() == 1:
+      return self.requested
+    from jax.experimental import multihost_utils
+    return bool(np.max(multihost_utils.process_allgather(np.int32(self.requested))))
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains the GAN a config describes in `workdir`, resuming from its latest checkpoint.
 
@@ -180,10 +235,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise WorkdirError(f'--workdir {workdir}: is a file, not a folder; give a new folder, or the '
                        'folder of a run to resume')
+  os.makedirs(workdir, exist_ok=True)
+  with workdir_lock(workdir), Preemption() as preemption:
+    return _train(config, workdir, preemption)
+
+
+def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preemption
+           ) -> dict[str, Any]:
   checkpoint_dir = os.path.join(workdir, 'checkpoints')
   if config.resume_step:
     _set_aside_after(workdir, checkpoint_dir, config.resume_step)
-  os.makedirs(workdir, exist_ok=True)
   dataset = data.build(config)
   nets = families.get(config.family).networks(config, dataset)
   generator = next(iter(nets.generators.values()))
@@ -242,8 +303,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       batch = parallel.shard_batch(dataset.batch(step - 1), mesh)
       state, train_metrics = train_step(state, batch)
       report(step)
+      preempted = preemption.stop_now()
       last = step == config.num_steps
-      log, save = step % config.log_every == 0 or last, step % config.checkpoint_every == 0 or last
+      log = step % config.log_every == 0 or last
+      # A preempted run's rows stay those of the uninterrupted run; only a checkpoint is added.
+      save = step % config.checkpoint_every == 0 or last or preempted
       scalars = {}
       if log or save:  # Only here does the loop wait for the device.
         # Checked before every save, so that every checkpoint kept is a good one.
@@ -272,6 +336,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         checkpointer.save(step, state)
       if best is not None:
         best.update(step, state, scalars)
+      if preempted:
+        logging.warning('Stopped at step %d (SIGTERM), checkpoint saved; the same command '
+                        'resumes.', step)
+        break
   finally:
     checkpointer.close()  # Waits for a save in flight.
     if best is not None:
@@ -282,6 +350,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   final_step = int(state.step)
   return {
       'step': final_step,
+      'preempted': final_step < config.num_steps,
       **eval_scalars,
       'seconds': time.time() - start_time,
       'figure': evaluate.figure_path(final_step),
