@@ -113,6 +113,7 @@ def main(argv) -> None:
   r = time_step(config, _ITERS.value)
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   name = flags.FLAGS['config'].config_filename + (" (XLA's default options)" * _XLA_DEFAULT.value)
+  name += f' ({config.precision})' if config.precision != 'f32' else ''
   print(f'| {name} | {config.batch_size} | {config.n_critic} '
         f'| {r["compile"]:.1f} | {r["seconds"]:.3f} | {r["images"]:.0f} | {rss:.0f} |')
 

@@ -49,6 +49,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.init_generator_from = ''         # a workdir whose latest generator starts this run (SRGAN)
   c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
   c.sync_batch_norm = False          # batch statistics over the global batch, not per device
+  c.precision = 'f32'                # or 'bf16': activations, matmuls and convolutions in bfloat16;
+                                     # parameters, optimizer states, losses and metrics in float32
 
   c.dataset = ml_collections.ConfigDict()
   c.dataset.name = 'grid'            # ring, grid; a tfds image dataset; or folder:/path
@@ -190,6 +192,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if best and best.removeprefix('eval/') not in known:
     raise ConfigError(f'config.eval.best_metric: {best!r} is not logged by this config; '
                       f'its metrics: {sorted(known)}')
+  if config.precision not in models.PRECISIONS:
+    raise ConfigError(f'config.precision: {config.precision!r}; use one of {list(models.PRECISIONS)}')
   if config.loss not in losses.LOSSES:
     raise ConfigError(f'config.loss: unknown loss {config.loss!r}; known: {sorted(losses.LOSSES)}')
   if config.optim.schedule not in ('constant', 'linear'):

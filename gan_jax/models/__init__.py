@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 import flax.linen as nn
 import ml_collections
@@ -76,6 +77,36 @@ def apply_model(model: nn.Module, params: Any, batch_stats: Any, *inputs: Any, t
   return model.apply(variables, *inputs, train=train, rngs=rngs), batch_stats
 
 
+PRECISIONS = {'f32': jnp.float32, 'bf16': jnp.bfloat16}
+
+
+def _cast_floats(tree: Any, dtype: Any) -> Any:
+  return jax.tree.map(lambda x: x.astype(dtype) if isinstance(x, jax.Array | jnp.ndarray) and
+                      jnp.issubdtype(x.dtype, jnp.floating) else x, tree)
+
+
+@dataclasses.dataclass(frozen=True)
+class LowPrecision:
+  """A model run in mixed precision (`config.precision = 'bf16'`): its parameters and floating
+  inputs are cast to `dtype` for each call, so that matmuls, convolutions and activations run
+  in it, while the parameters, their gradients, the optimizer states and the batch statistics
+  stay float32; outputs and updated statistics come back as float32, for the losses and
+  metrics. Everything else (fields, `init`) is the module's."""
+  module: nn.Module
+  dtype: Any = jnp.bfloat16
+
+  def __getattr__(self, name: str) -> Any:
+    return getattr(self.module, name)
+
+  def init(self, *args, **kwargs) -> Any:
+    return self.module.init(*args, **kwargs)
+
+  def apply(self, variables: dict, *inputs, **kwargs) -> Any:
+    variables = dict(variables, params=_cast_floats(variables['params'], self.dtype))
+    out = self.module.apply(variables, *_cast_floats(inputs, self.dtype), **kwargs)
+    return _cast_floats(out, jnp.float32)
+
+
 def is_conditional(model: nn.Module) -> bool:
   """Whether a built model takes class labels."""
   return getattr(model, 'conditioning', 'none') != 'none'
@@ -93,4 +124,7 @@ def build(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],
   if config.pack > 1 and (is_conditional(generator) or is_conditional(discriminator)):
     raise ConfigError(f'config.pack: {config.pack} packs samples of different classes; use '
                       'pack=1 with conditional models')
+  if config.precision != 'f32':
+    return (LowPrecision(generator, PRECISIONS[config.precision]),
+            LowPrecision(discriminator, PRECISIONS[config.precision]))
   return generator, discriminator
