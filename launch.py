@@ -14,13 +14,32 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'Where checkpoints, logs and fig
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', os.environ.get('GAN_JAX_DISTRIBUTED', '') == '1',
     'Call jax.distributed.initialize() (multi-host TPU/GPU slices); or GAN_JAX_DISTRIBUTED=1.')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', None, 'With --distributed where the cluster is not detected (CPUs): '
+    'host:port of process 0, with --num_processes and --process_id.')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --coordinator_address.')
+_PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_address.')
+
+
+def initialize_distributed(coordinator_address: str | None = None,
+                           num_processes: int | None = None,
+                           process_id: int | None = None) -> None:
+  """`jax.distributed.initialize`, once per process: on TPU and GPU slices it finds the cluster
+  itself; elsewhere (several CPU processes) give the coordinator, the process count and this
+  process's id. CPU processes exchange collectives through gloo."""
+  import jax
+  if jax.distributed.is_initialized():
+    logging.warning('jax.distributed is already initialized; not initializing again.')
+    return
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(coordinator_address=coordinator_address,
+                             num_processes=num_processes, process_id=process_id)
 
 
 def main(argv):
   del argv
   if _DISTRIBUTED.value:
-    import jax
-    jax.distributed.initialize()
+    initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   sys.exit(train(_CONFIG.value, _WORKDIR.value))
 
 

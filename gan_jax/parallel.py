@@ -30,7 +30,18 @@ def make_mesh() -> Mesh:
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
   """Places a pytree, identical on every process, on every device."""
-  return jax.device_put(tree, NamedSharding(mesh, P()))
+  sharding = NamedSharding(mesh, P())
+  if jax.process_count() == 1:
+    return jax.device_put(tree, sharding)
+
+  def put(x):  # Each process places its own copy on its own devices.
+    if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      impl, data = jax.random.key_impl(x), np.asarray(jax.random.key_data(x))
+      data = jax.make_array_from_callback(data.shape, sharding, lambda index: data[index])
+      return jax.jit(lambda d: jax.random.wrap_key_data(d, impl=impl), out_shardings=sharding)(data)
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+  return jax.tree.map(put, tree)
 
 
 def shard_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:

@@ -75,7 +75,8 @@ def tfds_array_record_dir():
 
 # The longest tests (end-to-end runs, multi-device steps) first: the two `make test` workers
 # then end together, instead of one of them running a minute-long test alone at the end.
-_LONGEST_FIRST = ('test_train.py', 'test_paired.py', 'test_cycle.py', 'test_step.py',
+_LONGEST_FIRST = ('test_train.py', 'test_paired.py', 'test_cycle.py', 'test_multiprocess.py',
+                  'test_step.py',
                   'test_evaluators.py')
 
 
