@@ -62,22 +62,25 @@ class ShapesOnly:
     self.shapes = {'a': self.shape, 'b': self.shape}  # two domains (cycle)
 
 
-def time_step(config, iters: int) -> dict:
-  dataset = ShapesOnly(config)
-  nets = families.get(config.family).networks(config, dataset)
-  mesh = parallel.make_mesh()
-  state = parallel.replicate(create_state(config, nets), mesh)
+def random_batch(config, dataset: ShapesOnly) -> dict[str, np.ndarray]:
+  """A batch of random images of the dataset's shapes, in the layout the family's update reads."""
   rng = np.random.default_rng(0)
   steps = config.n_critic  # One real batch per critic update, as the input pipeline gives.
   images = lambda shape: rng.uniform(-1, 1, (steps, config.batch_size, *shape)).astype(np.float32)
   local = {'label': rng.integers(0, max(dataset.num_classes, 1), (steps, config.batch_size))}
   if config.family == 'cycle':
-    local = {'a': images(dataset.shapes['a']), 'b': images(dataset.shapes['b'])}
-  elif config.dataset.source:
-    local.update(source=images(dataset.source_shape), target=images(dataset.shape))
-  else:
-    local['x'] = images(dataset.shape)
-  batch = parallel.shard_batch(local, mesh)
+    return {'a': images(dataset.shapes['a']), 'b': images(dataset.shapes['b'])}
+  if config.dataset.source:
+    return dict(local, source=images(dataset.source_shape), target=images(dataset.shape))
+  return dict(local, x=images(dataset.shape))
+
+
+def time_step(config, iters: int) -> dict:
+  dataset = ShapesOnly(config)
+  nets = families.get(config.family).networks(config, dataset)
+  mesh = parallel.make_mesh()
+  state = parallel.replicate(create_state(config, nets), mesh)
+  batch = parallel.shard_batch(random_batch(config, dataset), mesh)
   step = make_train_step(config, nets, mesh)
   start = time.perf_counter()
   compiled = step.lower(state, batch).compile()
