@@ -86,7 +86,6 @@ def test_random_batches_fit_each_family(experiment):
   import jax
   import numpy as np
   from jax.sharding import Mesh
-  from gan_jax import parallel
   from gan_jax.train import families
   from gan_jax.train.state import create_state
   from gan_jax.train.step import make_train_step
