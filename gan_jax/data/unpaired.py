@@ -61,18 +61,24 @@ def blend_mnistm(digits: np.ndarray, backgrounds: np.ndarray, seed: int) -> np.n
   return np.abs(crops.astype(np.int16) - digit).astype(np.uint8)
 
 
-def mnistm(split: str, data_dir: str | None, download: bool) -> tuple[np.ndarray, np.ndarray]:
-  """Every digit of MNIST `split` as MNIST-M-like images, with its label (CIFAR-10's images of
+def _digits_and_blends(split: str, data_dir: str | None, download: bool
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """MNIST `split`'s digits, labels, and the digits as MNIST-M-like images (CIFAR-10's images of
   the same split as backgrounds)."""
   digits, labels, _ = load_tfds('mnist', split, data_dir, 0, download, 0, 1)
   backgrounds, _, _ = load_tfds('cifar10', split, data_dir, 0, download, 0, 1)
   base = _split_parts(split)[0]
-  return blend_mnistm(digits, backgrounds, _BLEND_SEED + (base == 'train')), labels
+  return digits, labels, blend_mnistm(digits, backgrounds, _BLEND_SEED + (base == 'train'))
+
+
+def mnistm(split: str, data_dir: str | None, download: bool) -> tuple[np.ndarray, np.ndarray]:
+  """Every digit of MNIST `split` as an MNIST-M-like image, with its label."""
+  _, labels, blended = _digits_and_blends(split, data_dir, download)
+  return blended, labels
 
 
 def _mnist_mnistm(split: str, data_dir: str | None, download: bool) -> dict[str, np.ndarray]:
-  blended, labels = mnistm(split, data_dir, download)
-  digits, _, _ = load_tfds('mnist', split, data_dir, 0, download, 0, 1)
+  digits, labels, blended = _digits_and_blends(split, data_dir, download)
   digits = np.repeat(digits, 3, axis=-1)
   if _split_parts(split)[0] == 'train':  # Disjoint halves: A never meets its own blend.
     half = len(digits) // 2

@@ -218,6 +218,14 @@ def real_data(config: ml_collections.ConfigDict, split: str, count: int, side: s
   return images[:count].astype(np.float32) / 127.5 - 1, labels[:count], f'{d.name}:{split}'
 
 
+def as_extractor_takes(extractor: Extractor, images: np.ndarray) -> tuple[np.ndarray, bool]:
+  """(images, whether converted): colour images in [-1, 1] as their BT.601 luma for a classifier
+  of grey images (mnist_cnn scoring CycleGAN's 3-channel digits); others unchanged."""
+  if extractor.input_shape and extractor.input_shape[-1] == 1 and images.shape[-1] == 3:
+    return images @ np.array([0.299, 0.587, 0.114], np.float32)[:, None], True
+  return images, False
+
+
 def real_features(config: ml_collections.ConfigDict, extractor: Extractor, split: str, count: int,
                   mesh: Mesh | None, side: str = '') -> tuple[dict[str, np.ndarray], str]:
   """Extractor outputs on real data, computed once per (dataset, split, domain, size, weights,
@@ -231,9 +239,8 @@ def real_features(config: ml_collections.ConfigDict, extractor: Extractor, split
       if str(f['key']) == key:
         return {k: f[k] for k in ('features', 'logits', 'labels')}, str(f['source'])
   images, labels, source = real_data(config, split, count, side)
-  if extractor.input_shape and extractor.input_shape[-1] == 1 and images.shape[-1] == 3:
-    images = images @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
-    source += ' (BT.601 luma)'
+  images, grey = as_extractor_takes(extractor, images)
+  source += ' (BT.601 luma)' * grey
   out = dict(extractor(images, mesh), labels=labels)
   source = f'{len(images)} images of {source} ({"x".join(map(str, images.shape[1:3]))})'
   if jax.process_index() == 0:
@@ -275,10 +282,9 @@ class Evaluators:
     """Entry `name`'s metric of `images` ([-1, 1]) with their `labels`, described as `what`."""
     e, extractor = self.entries[name], self.extractors.get(name)
     per_channel = e.metric == 'stacked_modes'  # Each channel is one MNIST digit.
-    if extractor is not None and extractor.input_shape and extractor.input_shape[-1] == 1 and (
-        images.shape[-1] == 3 and not per_channel):  # A grey classifier scores the luma.
-      images = images @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
-      what = f'{what} (their BT.601 luma)'
+    if extractor is not None and not per_channel:
+      images, grey = as_extractor_takes(extractor, images)
+      what += ' (their BT.601 luma)' * grey
     if extractor is not None:
       extractor.check_images(images[..., :1] if per_channel else images, f'evals.{name}: {what}')
     values, reference = self._score(e, extractor, images, labels)
