@@ -22,11 +22,16 @@ $(VENV)/.parity: $(VENV)/.installed
 	$(UV) -e '.[parity]'
 	touch $@
 
+# Ray Tune and Train for `launch.py --sweep`: `make test` installs it and runs a sweep.
+$(VENV)/.sweep: $(VENV)/.installed
+	$(UV) -e '.[sweep]'
+	touch $@
+
 demo: install
 	$(PY) launch.py --config experiments/gan_grid.py:demo --workdir $(WORKDIR)
 
 # Two workers: most tests wait on single-threaded XLA compiles, so 2 cores run two at once.
-test: install $(VENV)/.parity
+test: install $(VENV)/.parity $(VENV)/.sweep
 	GAN_JAX_REQUIRE_PARITY=1 $(PY) -m pytest -q -n 2 --dist worksteal tests
 
 bench: install $(VENV)/.parity

@@ -19,28 +19,64 @@ _COORDINATOR = flags.DEFINE_string(
     'host:port of process 0, with --num_processes and --process_id.')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --coordinator_address.')
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_address.')
-
-
-def initialize_distributed(coordinator_address: str | None = None,
-                           num_processes: int | None = None,
-                           process_id: int | None = None) -> None:
-  """`jax.distributed.initialize`, once per process: on TPU and GPU slices it finds the cluster
-  itself; elsewhere (several CPU processes) give the coordinator, the process count and this
-  process's id. CPU processes exchange collectives through gloo."""
-  import jax
-  if jax.distributed.is_initialized():
-    logging.warning('jax.distributed is already initialized; not initializing again.')
-    return
-  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-  jax.distributed.initialize(coordinator_address=coordinator_address,
-                             num_processes=num_processes, process_id=process_id)
+_SWEEP = flags.DEFINE_bool('sweep', False, "Run the config file's get_sweep(arg) on Ray Tune, "
+                           'each trial in WORKDIR/trials/; the same command resumes it.')
+_TRIAL_WORKERS = flags.DEFINE_integer('trial_workers', 1, '--sweep: processes (hosts) per trial.')
+_TRIAL_RESOURCES = flags.DEFINE_string(
+    'trial_resources', 'CPU=1', '--sweep: Ray resources of each trial process, e.g. TPU=4 or GPU=1.')
+_TRIAL_TOPOLOGY = flags.DEFINE_string('trial_tpu_topology', '',
+                                      '--sweep on TPU: the slice of each trial, e.g. 4x4.')
+_TRIAL_ACCELERATOR = flags.DEFINE_string('trial_accelerator_type', '',
+                                         '--sweep on TPU: e.g. TPU-V6E.')
+_RAY_ADDRESS = flags.DEFINE_string('ray_address', None,
+                                   "--sweep: a Ray cluster to join ('auto' on its head node); "
+                                   'default: start Ray on this machine.')
+_MAX_CONCURRENT = flags.DEFINE_integer('max_concurrent_trials', 0,
+                                       '--sweep: at most this many trials at once (0: as resources allow).')
 
 
 def main(argv):
   del argv
   if _DISTRIBUTED.value:
+    from gan_jax.parallel import initialize_distributed
     initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  if _SWEEP.value:
+    sys.exit(sweep(_CONFIG.value, flags.FLAGS['config'].config_filename, _WORKDIR.value,
+                   trial_workers=_TRIAL_WORKERS.value, trial_resources=_TRIAL_RESOURCES.value,
+                   trial_tpu_topology=_TRIAL_TOPOLOGY.value,
+                   trial_accelerator_type=_TRIAL_ACCELERATOR.value, ray_address=_RAY_ADDRESS.value,
+                   max_concurrent_trials=_MAX_CONCURRENT.value))
   sys.exit(train(_CONFIG.value, _WORKDIR.value))
+
+
+def sweep(config, config_file: str, workdir: str, *, trial_workers: int = 1,
+          trial_resources: str = 'CPU=1', trial_tpu_topology: str = '',
+          trial_accelerator_type: str = '', ray_address: str | None = None,
+          max_concurrent_trials: int = 0) -> int:
+  """Runs the sweep of `config_file` (`path:arg`) over `config` (with its command-line
+  overrides) on Ray Tune. Bad input (a sweep key that is no config field, a metric no evaluator
+  logs, Ray not installed) is one `error:` line, before Ray starts."""
+  import importlib.util
+  from gan_jax import sweep as sweeps
+  from gan_jax.errors import UserError
+
+  path, _, arg = config_file.partition(':')
+  spec = importlib.util.spec_from_file_location('experiment_config', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config.lock()
+  try:
+    scale = sweeps.trial_scale(trial_workers, trial_resources, trial_tpu_topology,
+                               trial_accelerator_type)
+    table = sweeps.run(config, sweeps.load_sweep(module, arg or None, config), workdir, scale,
+                       ray_address, max_concurrent_trials)
+  except UserError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  print(table)
+  print(f'table: {os.path.join(workdir, "sweep.md")} and sweep.csv; trials: '
+        f'{os.path.join(workdir, "trials")}')
+  return 0
 
 
 def train(config, workdir: str) -> int:

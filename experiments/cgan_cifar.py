@@ -21,3 +21,19 @@ def get_config(arg: str | None = None):
     # The paper's intra-FID: 5,000 samples per class against that class's 5,000 training images.
     c.evals.intra_fid = dict(metric='intra_fd', every=c.get_ref('eval_every'), num_samples=50_000)
   return c
+
+
+def get_sweep(arg: str | None = None):
+  """`launch.py --sweep`: both learning rates (log-uniform around the paper's 2e-4), the
+  discriminator updates per generator update, and each Adam beta1; 24 trials (8 per n_critic),
+  by the FID (the CIFAR-10 classifier's Fréchet distance with `runlocal`), stopping the worst
+  early (ASHA)."""
+  return dict(
+      params={'optim.g_lr': {'loguniform': (5e-5, 1e-3)},
+              'optim.d_lr': {'loguniform': (5e-5, 1e-3)},
+              'n_critic': [1, 2, 5],
+              'optim.g_b1': {'choice': (0.0, 0.5)},
+              'optim.d_b1': {'choice': (0.0, 0.5)}},
+      metric=get_config(arg).eval.best_metric,
+      num_trials=24,
+      scheduler='asha')

@@ -7,8 +7,22 @@ Variants (comma-separated): `pack=N` (PacGAN-N), `seed=N`, `runlocal` (seconds),
 that learns in half a minute, `make demo`; see `gan_ring.demo_recipe`).
 """
 
-from experiments.gan_ring import toy_config
+from experiments.common import parse_arg
+from experiments.gan_ring import VARIANTS, toy_config
 
 
 def get_config(arg: str | None = None):
   return toy_config('grid', arg)
+
+
+def get_sweep(arg: str | None = None):
+  """`launch.py --sweep`: learning rates (log-uniform) and pack size 1, 2 or 4, 4 trials each,
+  by modes covered, stopping the worst trials early (ASHA). With `runlocal`: packs 1 and 2 only."""
+  runlocal = parse_arg(arg, **VARIANTS).runlocal
+  return dict(
+      params={'optim.g_lr': {'loguniform': (1e-4, 2e-3)},
+              'optim.d_lr': {'loguniform': (1e-4, 2e-3)},
+              'pack': [1, 2] if runlocal else [1, 2, 4]},
+      metric='modes_covered',
+      num_trials=2 if runlocal else 12,
+      scheduler=None if runlocal else 'asha')

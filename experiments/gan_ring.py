@@ -11,9 +11,12 @@ from experiments.common import parse_arg
 from gan_jax.config import base_config
 
 
+VARIANTS = dict(pack=1, seed=0, runlocal=False, demo=False)
+
+
 def toy_config(dataset: str, arg: str | None):
   """The PacGAN Table 1 setup on a toy dataset; shared by gan_ring.py and gan_grid.py."""
-  arg = parse_arg(arg, pack=1, seed=0, runlocal=False, demo=False)
+  arg = parse_arg(arg, **VARIANTS)
   c = base_config()
   c.seed = arg.seed
   c.dataset.name = dataset

@@ -175,6 +175,16 @@ def _positive(config: ml_collections.ConfigDict, *paths: str) -> None:
       raise ConfigError(f'config.{path}: must be positive, got {value}')
 
 
+def logged_metrics(config: ml_collections.ConfigDict) -> set[str]:
+  """The evaluation metrics a run of `config` logs (as `eval/<name>`): its `evals` entries', and
+  the mode metrics on toy data."""
+  known = {k for e in evaluators.entries(config).values()
+           for k in evaluators.metric_keys(e.metric, e.extractor, e.direction)}
+  if config.dataset.name in data.TOY_DATASETS:
+    known |= set(modes.MODE_METRICS)
+  return known
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks names, types and sizes; raises `ConfigError` naming the first bad field.
 
@@ -184,10 +194,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _check_fields('', config, base_config())
   _check_finite('', config)
   families.get(config.family).check(config)
-  known = {k for e in evaluators.entries(config).values()
-           for k in evaluators.metric_keys(e.metric, e.extractor, e.direction)}
-  if config.dataset.name in data.TOY_DATASETS:
-    known |= set(modes.MODE_METRICS)
+  known = logged_metrics(config)
   best = config.eval.best_metric
   if best and best.removeprefix('eval/') not in known:
     raise ConfigError(f'config.eval.best_metric: {best!r} is not logged by this config; '

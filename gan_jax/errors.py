@@ -29,6 +29,10 @@ class WorkdirError(UserError, ValueError):
   """The workdir cannot be used: a file where a folder should be, or a damaged config.json."""
 
 
+class SweepError(UserError, ValueError):
+  """A sweep cannot run: a key that is no config field, a metric no evaluator logs, Ray missing."""
+
+
 class CheckpointError(UserError, RuntimeError):
   """A checkpoint exists but cannot be restored into this run's state.
 

@@ -24,7 +24,7 @@ from gan_jax.metrics.extractors import EXTRACTORS
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train import families
 from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler
-from gan_jax.train.state import GANState, create_state
+from gan_jax.train.state import GANState, initial_state
 
 
 def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
@@ -55,7 +55,7 @@ def restore_checkpoint(workdir: str, config: ml_collections.ConfigDict, nets: mo
     if step is not None and step not in steps:
       raise EvaluateError(f'--step {step}: no such checkpoint; saved steps: {steps}')
     try:
-      return checkpointer.restore(create_state(config, nets), step)
+      return checkpointer.restore(initial_state(config, nets), step)
     except CheckpointError as e:
       if e.intact_step is None:
         raise

@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from absl import logging
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 
@@ -21,6 +22,20 @@ def compiler_options(mesh: Mesh | None = None) -> dict[str, str] | None:
   backend's). Call it when the function is jitted, not at import: it starts the backend."""
   platform = mesh.devices.flat[0].platform if mesh is not None else jax.default_backend()
   return CPU_COMPILER_OPTIONS if platform == 'cpu' else None
+
+
+def initialize_distributed(coordinator_address: str | None = None,
+                           num_processes: int | None = None,
+                           process_id: int | None = None) -> None:
+  """`jax.distributed.initialize`, once per process: on TPU and GPU slices it finds the cluster
+  itself; elsewhere (several CPU processes) give the coordinator, the process count and this
+  process's id. CPU processes exchange collectives through gloo."""
+  if jax.distributed.is_initialized():
+    logging.warning('jax.distributed is already initialized; not initializing again.')
+    return
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(coordinator_address=coordinator_address,
+                             num_processes=num_processes, process_id=process_id)
 
 
 def make_mesh() -> Mesh:

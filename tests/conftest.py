@@ -12,6 +12,16 @@ if 'xla_backend_optimization_level' not in _flags:
   _flags += ' --xla_backend_optimization_level=0'
 os.environ['XLA_FLAGS'] = (_flags + ' --xla_force_host_platform_device_count=8').strip()
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# Tests compile the same programs many times (each run, resume, evaluate and launch subprocess
+# builds its step again): JAX's persistent compilation cache, new and empty for each test session
+# (the xdist workers and subprocesses inherit it), compiles each once.
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  import tempfile
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = _COMPILE_CACHE = tempfile.mkdtemp(prefix='gan_jax_compile_')
+  os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0.1'
+  os.environ['JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES'] = '0'
+else:
+  _COMPILE_CACHE = None
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Real-data features cached by the evaluators, and Inception weights: never the user's cache.
 os.environ.setdefault('GAN_JAX_CACHE', os.path.join(ROOT, '.cache', 'gan_jax_test'))
@@ -75,7 +85,7 @@ def tfds_array_record_dir():
 
 # The longest tests (end-to-end runs, multi-device steps) first: the two `make test` workers
 # then end together, instead of one of them running a minute-long test alone at the end.
-_LONGEST_FIRST = ('test_train.py', 'test_paired.py', 'test_cycle.py', 'test_multiprocess.py',
+_LONGEST_FIRST = ('test_sweep.py', 'test_train.py', 'test_paired.py', 'test_cycle.py', 'test_multiprocess.py',
                   'test_step.py',
                   'test_evaluators.py')
 
@@ -85,3 +95,9 @@ def pytest_collection_modifyitems(items):
     module = os.path.basename(str(item.path))
     return _LONGEST_FIRST.index(module) if module in _LONGEST_FIRST else len(_LONGEST_FIRST)
   items.sort(key=rank)
+
+
+def pytest_sessionfinish(session, exitstatus):
+  if _COMPILE_CACHE is not None:  # The process that made the cache (the xdist controller) removes it.
+    import shutil
+    shutil.rmtree(_COMPILE_CACHE, ignore_errors=True)

@@ -121,26 +121,15 @@ def launch(*args, devices=1):
                         capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize('args,devices,message', [
-    (['--config', 'experiments/nope.py'], 1, 'nope.py'),
-    (['--config', 'experiments/gan_grid.py:runlocal', '--config.loss=hing'], 1,
-     "config.loss: unknown loss 'hing'"),
-    (['--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=0'], 1,
-     'config.batch_size: must be positive'),
-    (['--config', 'experiments/gan_grid.py:runlocal', '--config.optim.g_lrr=1e-3'], 1,
-     'g_lrr'),
-    (['--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=ten'], 1,
-     'batch_size'),
-    (['--config', 'experiments/gan_grid.py:runlocal,pakc=2'], 1, "'pakc'"),
-    (['--config', 'experiments/gan_grid.py:runlocal', '--config.optim.g_lr=nan'], 1,
-     'config.optim.g_lr: must be a finite number, got nan'),
-    (['--config', 'experiments/gan_grid.py:runlocal', "--config.evals.fid={'metric': 'fd'}"], 1,
-     'config.evals.fid: sample-quality metrics need an image dataset'),
-    (['--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=6'], 4,
-     'config.batch_size: 6 is not divisible by the 4 devices'),
+# What the command line itself rejects (flags, overrides, the config file), in a subprocess.
+@pytest.mark.parametrize('args,message', [
+    (['--config', 'experiments/nope.py'], 'nope.py'),
+    (['--config', 'experiments/gan_grid.py:runlocal', '--config.optim.g_lrr=1e-3'], 'g_lrr'),
+    (['--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=ten'], 'batch_size'),
+    (['--config', 'experiments/gan_grid.py:runlocal,pakc=2'], "'pakc'"),
 ])
-def test_launch_bad_input_one_clear_line(tmp_path, args, devices, message):
-  result = launch(*args, '--workdir', str(tmp_path / 'w'), devices=devices)
+def test_launch_bad_input_one_clear_line(tmp_path, args, message):
+  result = launch(*args, '--workdir', str(tmp_path / 'w'))
   assert result.returncode != 0
   assert 'Traceback' not in result.stderr, result.stderr
   error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
@@ -149,23 +138,39 @@ def test_launch_bad_input_one_clear_line(tmp_path, args, devices, message):
   assert not (tmp_path / 'w' / 'checkpoints').exists()  # Failed before anything was built.
 
 
-def test_launch_image_data_errors(tmp_path, tfds_dir):
-  empty = tmp_path / 'images' / 'class_a'
-  empty.mkdir(parents=True)
-  cases = [
-      (['--config.dataset.name=cifar11'], "config.dataset.name: unknown dataset 'cifar11'"),
-      ([f'--config.dataset.name=folder:{tmp_path / "images"}'], 'no images'),
-      (['--config.generator.num_classes=100'],
-       'config.generator.num_classes: 100, but the dataset has 10 classes'),
-      (['--config.dataset.data_dir=' + str(tmp_path / 'nothing'), '--config.dataset.download=false'],
-       'gan_jax.data.prepare'),
-  ]
-  for overrides, message in cases:
-    result = launch('--config', 'experiments/dcgan_mnist.py:runlocal,conditional',
-                    f'--config.dataset.data_dir={tfds_dir}', *overrides,
-                    '--workdir', str(tmp_path / 'w'))
-    assert result.returncode != 0
-    assert 'Traceback' not in result.stderr, result.stderr
-    error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
-    assert len(error_lines) == 1 and message in error_lines[0], (message, result.stderr[-2000:])
-    assert not (tmp_path / 'w' / 'checkpoints').exists()
+# What launch.py's run rejects once the config is parsed: in this process (8 devices), through
+# the same `launch.train` that prints the error line.
+@pytest.mark.parametrize('experiment,overrides,message', [
+    ('gan_grid:runlocal', {'loss': 'hing'}, "config.loss: unknown loss 'hing'"),
+    ('gan_grid:runlocal', {'batch_size': 0}, 'config.batch_size: must be positive'),
+    ('gan_grid:runlocal', {'optim.g_lr': float('nan')},
+     'config.optim.g_lr: must be a finite number, got nan'),
+    ('gan_grid:runlocal', {'batch_size': 96, 'evals.fid': {'metric': 'fd'}},
+     'config.evals.fid: sample-quality metrics need an image dataset'),
+    ('gan_grid:runlocal', {'batch_size': 6}, 'config.batch_size: 6 is not divisible by the 8 devices'),
+    ('dcgan_mnist:runlocal,conditional', {'dataset.name': 'cifar11'},
+     "config.dataset.name: unknown dataset 'cifar11'"),
+    ('dcgan_mnist:runlocal,conditional', {'dataset.name': 'folder:EMPTY'}, 'no images'),
+    ('dcgan_mnist:runlocal,conditional', {'generator.num_classes': 100},
+     'config.generator.num_classes: 100, but the dataset has 10 classes'),
+    ('dcgan_mnist:runlocal,conditional', {'dataset.data_dir': 'NOTHING', 'dataset.download': False},
+     'gan_jax.data.prepare'),
+])
+def test_run_bad_input_one_clear_line(tmp_path, tfds_dir, capsys, experiment, overrides, message):
+  import importlib
+  from test_bad_input import run_launch
+  (tmp_path / 'images' / 'class_a').mkdir(parents=True)
+  module, _, arg = experiment.partition(':')
+  config = importlib.import_module(f'experiments.{module}').get_config(arg)
+  config.dataset.data_dir = tfds_dir
+  for key, value in overrides.items():
+    if isinstance(value, str):
+      value = value.replace('EMPTY', str(tmp_path / 'images')).replace('NOTHING',
+                                                                          str(tmp_path / 'nothing'))
+    *parents, leaf = key.split('.')
+    node = config
+    for name in parents:
+      node = node[name]
+    node[leaf] = value
+  assert message in run_launch(capsys, config, tmp_path / 'w')
+  assert not (tmp_path / 'w' / 'checkpoints').exists()  # Failed before anything was built.

@@ -61,14 +61,19 @@ def blend_mnistm(digits: np.ndarray, backgrounds: np.ndarray, seed: int) -> np.n
   return np.abs(crops.astype(np.int16) - digit).astype(np.uint8)
 
 
+@functools.lru_cache(maxsize=4)
 def _digits_and_blends(split: str, data_dir: str | None, download: bool
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """MNIST `split`'s digits, labels, and the digits as MNIST-M-like images (CIFAR-10's images of
-  the same split as backgrounds)."""
+  the same split as backgrounds). Made once per process (the dataset, its evaluators and figures
+  all read it) and read-only."""
   digits, labels, _ = load_tfds('mnist', split, data_dir, 0, download, 0, 1)
   backgrounds, _, _ = load_tfds('cifar10', split, data_dir, 0, download, 0, 1)
   base = _split_parts(split)[0]
-  return digits, labels, blend_mnistm(digits, backgrounds, _BLEND_SEED + (base == 'train'))
+  out = digits, labels, blend_mnistm(digits, backgrounds, _BLEND_SEED + (base == 'train'))
+  for array in out:
+    array.setflags(write=False)
+  return out
 
 
 def mnistm(split: str, data_dir: str | None, download: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import shutil
 import signal
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import jax
 import ml_collections
@@ -26,7 +26,7 @@ from gan_jax.metrics import evaluators
 from gan_jax.train import families, inputs
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler, make_preview_sampler
-from gan_jax.train.state import GANState, create_state, param_count
+from gan_jax.train.state import GANState, initial_state, param_count
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import JsonlWriter
 
@@ -225,9 +225,13 @@ class Preemption:
     return bool(np.max(multihost_utils.process_allgather(np.int32(self.requested))))
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       on_eval: Callable[[int, dict[str, float]], None] | None = None
+                       ) -> dict[str, Any]:
   """Trains the GAN a config describes in `workdir`, resuming from its latest checkpoint.
 
+  `on_eval(step, scalars)`, if given, receives the evaluation metrics (`eval/...`) of every step
+  that logs some, on every process (a sweep reports them to Ray Tune).
   Returns the last evaluation's scalars, with the paths of the figure and logs.
   """
   validate(config)
@@ -237,11 +241,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                        'folder of a run to resume')
   os.makedirs(workdir, exist_ok=True)
   with workdir_lock(workdir), Preemption() as preemption:
-    return _train(config, workdir, preemption)
+    return _train(config, workdir, preemption, on_eval)
 
 
-def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preemption
-           ) -> dict[str, Any]:
+def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preemption,
+           on_eval: Callable[[int, dict[str, float]], None] | None) -> dict[str, Any]:
   checkpoint_dir = os.path.join(workdir, 'checkpoints')
   if config.resume_step:
     _set_aside_after(workdir, checkpoint_dir, config.resume_step)
@@ -259,7 +263,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
                      EvaluatorSampler(config, generator, dataset.num_classes, mesh))
   sampled = 'outputs for held-out sources' if data.is_translation(config) else 'samples'
 
-  state = create_state(config, nets)
+  state = initial_state(config, nets)
   checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
   if checkpointer.latest_step() is not None:
     try:
@@ -336,6 +340,10 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
         checkpointer.save(step, state)
       if best is not None:
         best.update(step, state, scalars)
+      # After the save: a trial a sweep's scheduler stops here keeps this step's checkpoint.
+      if on_eval is not None and (evals := {k: float(v) for k, v in scalars.items()
+                                            if k.startswith('eval/')}):
+        on_eval(step, evals)
       if preempted:
         logging.warning('Stopped at step %d (SIGTERM), checkpoint saved; the same command '
                         'resumes.', step)

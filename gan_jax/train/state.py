@@ -80,5 +80,11 @@ def create_state(config: ml_collections.ConfigDict, nets: Networks,
       d_tx=d_tx)
 
 
+def initial_state(config: ml_collections.ConfigDict, nets: Networks) -> GANState:
+  """`create_state` from `config.seed`, compiled as one program: initializing op by op compiles
+  each of its hundreds of small operations on its own, seconds for a large model."""
+  return jax.jit(lambda key: create_state(config, nets, key))(jax.random.key(config.seed))
+
+
 def param_count(params: PyTree) -> int:
   return sum(x.size for x in jax.tree.leaves(params))
