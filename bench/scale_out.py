@@ -47,9 +47,12 @@ def _launch(args: list[str], workdir: str, processes: int, devices: int) -> floa
                            stderr=subprocess.STDOUT, text=True) for i in range(processes)]
   outputs = [p.communicate()[0] for p in runs]
   seconds = time.perf_counter() - start
-  for p, out in zip(runs, outputs):
+  for i, (p, out) in enumerate(zip(runs, outputs)):
     if p.returncode:
-      sys.exit(f'error: {" ".join(command)} failed:\n{out[-2000:]}')
+      log = os.path.join(tempfile.gettempdir(), f'scale_out_failure_{i}.log')
+      with open(log, 'w') as f:
+        f.write(out)
+      sys.exit(f'error: {" ".join(command)} failed (exit {p.returncode}); its output: {log}')
   return seconds
 
 

@@ -314,12 +314,16 @@ def _trial_worker(loop_config: dict[str, Any]) -> None:
       json.dump({'values': loop_config['values'], 'processes': jax.process_count(),
                  'devices': jax.device_count()}, f)
 
-  def report(step: int, scalars: dict[str, float]) -> None:
-    ray.train.report({'step': step, **{k.removeprefix('eval/'): v for k, v in scalars.items()}})
-
-  result = train_and_evaluate(loop_config['config'], workdir, on_eval=report)
+  result = train_and_evaluate(loop_config['config'], workdir,
+                              on_eval=lambda step, scalars: ray.train.report(
+                                  _reported(step, scalars)))
   if result['preempted']:  # Stopped by SIGTERM with a checkpoint: fail, so Tune runs it again.
     raise RuntimeError(f'trial stopped by SIGTERM at step {result["step"]}; its rerun resumes')
+
+
+def _reported(step: int, scalars: dict[str, float]) -> dict[str, float]:
+  """What a trial reports to Tune: the step, and the evaluation metrics by their names."""
+  return {'step': step, **{k.removeprefix('eval/'): v for k, v in scalars.items()}}
 
 
 def _finished(workdir: str, num_steps: int) -> bool:
@@ -355,7 +359,7 @@ def _trial(values: dict[str, Any], *, base: ml_collections.ConfigDict, workdir: 
     # Finished before the sweep was interrupted, but not yet recorded by Tune: its last
     # evaluation is the result, and nothing in its folder is touched.
     step, scalars = _last_evaluation(trial_dir)
-    tune.report({'step': step, **{k.removeprefix('eval/'): v for k, v in scalars.items()}})
+    tune.report(_reported(step, scalars))
     return
   scaling = ray.train.ScalingConfig(
       num_workers=scale.workers, resources_per_worker=scale.resources, use_tpu=scale.use_tpu,

@@ -86,14 +86,15 @@ def test_resume_gives_the_same_run(tmp_path):
 
 
 def logged_every_step(config, tfds_dir: str, num_steps: int):
-  """An image experiment's runlocal for resume tests: `num_steps` steps, each logged; evaluators
-  and checkpoints every 2."""
+  """An image experiment's runlocal for resume tests: `num_steps` steps, each logged;
+  checkpoints every 2, evaluators twice (at the middle and the last step)."""
   config.dataset.data_dir = tfds_dir
   config.num_steps = num_steps
   config.log_every = 1
-  config.checkpoint_every = config.eval_every = 2
+  config.checkpoint_every = 2
+  config.eval_every = num_steps // 2
   for entry in config.evals.values():
-    entry.every = 2
+    entry.every = num_steps // 2
   return config
 
 
