@@ -18,7 +18,7 @@ from gan_jax.models.cyclegan import CycleGANGenerator
 from gan_jax.models.layers import ConvTranspose
 from gan_jax.models.unet import PatchGANDiscriminator
 from gan_jax.train.families import cycle
-from gan_jax.train.state import create_state, param_count
+from gan_jax.train.state import initial_state, param_count
 
 
 def _count(module, shape):
@@ -155,7 +155,7 @@ def test_cycle_step_equals_the_reference():
   config = small_config(pool_size=0)
   nets = cycle.networks(config, RandomDomains())
   from test_paired import steps_match_reference
-  for metrics in steps_match_reference(config, nets, create_state(config, nets), reference_step,
+  for metrics in steps_match_reference(config, nets, initial_state(config, nets), reference_step,
                                        RandomDomains().batch):
     assert metrics['g_identity_loss'] > 0 and metrics['d_a_loss'] > 0
 

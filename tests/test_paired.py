@@ -22,7 +22,7 @@ from gan_jax.metrics import scores
 from gan_jax.models.unet import PatchGANDiscriminator, UNetGenerator, layers_for, receptive_field
 from gan_jax.train import train_and_evaluate
 from gan_jax.train.families import paired as paired_family
-from gan_jax.train.state import create_state, param_count
+from gan_jax.train.state import initial_state, param_count
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import read_jsonl
 
@@ -178,7 +178,7 @@ def run_steps(config, devices, steps=2, family=paired_family, dataset=RandomPair
   """(state, last metrics) after `steps` train steps on `devices` devices, from the same data."""
   mesh = Mesh(np.array(jax.devices()[:devices]), ('data',))
   nets = family.networks(config, dataset)
-  state = parallel.replicate(create_state(config, nets), mesh)
+  state = parallel.replicate(initial_state(config, nets), mesh)
   train_step = make_train_step(config, nets, mesh)
   for step in range(steps):
     state, metrics = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
@@ -190,7 +190,7 @@ def run_steps(config, devices, steps=2, family=paired_family, dataset=RandomPair
 def test_paired_step_equals_the_reference(overrides):
   config = small_config(sync_batch_norm=False, **overrides)  # The reference runs on no mesh.
   nets = paired_family.networks(config, RandomPairs())
-  state = create_state(config, nets)
+  state = initial_state(config, nets)
   state = state.replace(g_ema_params=jax.tree.map(lambda p: p + 0.5, state.g_ema_params))
   for metrics in steps_match_reference(config, nets, state, reference_step, RandomPairs().batch):
     np.testing.assert_allclose(metrics['g_loss'], config.adversarial_weight *

@@ -11,7 +11,7 @@ from gan_jax import parallel
 from gan_jax.config import validate
 from gan_jax.errors import ConfigError
 from gan_jax.train import families
-from gan_jax.train.state import create_state
+from gan_jax.train.state import initial_state
 from gan_jax.train.step import make_train_step
 
 
@@ -33,7 +33,7 @@ def cycle_case():
 def run(config, dataset, steps=2):
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
   nets = families.get(config.family).networks(config, dataset)
-  state = parallel.replicate(create_state(config, nets), mesh)
+  state = parallel.replicate(initial_state(config, nets), mesh)
   train_step = make_train_step(config, nets, mesh)
   history = []
   for step in range(steps):

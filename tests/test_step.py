@@ -12,7 +12,7 @@ from experiments import gan_grid
 from gan_jax import data, parallel
 from gan_jax.train.families import noise
 from gan_jax.train.parts import pack
-from gan_jax.train.state import create_state
+from gan_jax.train.state import initial_state
 from gan_jax.train.step import make_train_step
 
 
@@ -32,7 +32,7 @@ def run_steps(config, num_devices, steps=3):
   mesh = Mesh(np.array(jax.devices()[:num_devices]), ('data',))
   dataset = data.build(config)
   nets = noise.networks(config, dataset)
-  state = parallel.replicate(create_state(config, nets), mesh)
+  state = parallel.replicate(initial_state(config, nets), mesh)
   train_step = make_train_step(config, nets, mesh)
   for step in range(steps):
     state, metrics = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
@@ -59,7 +59,7 @@ def test_eight_devices_match_one(overrides):
   if overrides.get('gp_weight'):
     assert 'gp' in metrics8
   # The run moved: parameters differ from their initial values.
-  init = create_state(config, noise.networks(config, data.build(config)))
+  init = initial_state(config, noise.networks(config, data.build(config)))
   assert not np.allclose(init.g_params['g']['Dense_0']['kernel'],
                          state8.g_params['g']['Dense_0']['kernel'])
 
@@ -69,7 +69,7 @@ def test_state_is_replicated_and_donated():
   mesh = parallel.make_mesh()
   dataset = data.build(config)
   nets = noise.networks(config, dataset)
-  state = parallel.replicate(create_state(config, nets), mesh)
+  state = parallel.replicate(initial_state(config, nets), mesh)
   train_step = make_train_step(config, nets, mesh)
   batch = parallel.shard_batch(dataset.batch(0), mesh)
   assert batch['x'].shape == (2, 32, 2) and len(batch['x'].sharding.device_set) == 8
@@ -96,7 +96,7 @@ def test_ema_with_warm_up_and_step_counter(step, decay):
   config = small_config(ema_decay=0.75, n_critic=1)
   dataset = data.build(config)
   nets = noise.networks(config, dataset)
-  state = create_state(config, nets)
+  state = initial_state(config, nets)
   state = state.replace(step=jnp.array(step, jnp.int32),
                         g_ema_params=jax.tree.map(lambda p: p + 1.0, state.g_ema_params))
   new, _ = jax.jit(lambda s, b: noise.update(s, b, config=config, nets=nets, axis_name=None))(
@@ -129,7 +129,7 @@ def run_image_steps(config, num_devices, steps=2):
   mesh = Mesh(np.array(jax.devices()[:num_devices]), ('data',))
   dataset = RandomImages()
   nets = noise.networks(config, dataset)
-  state = parallel.replicate(create_state(config, nets), mesh)
+  state = parallel.replicate(initial_state(config, nets), mesh)
   train_step = make_train_step(config, nets, mesh)
   for step in range(steps):
     state, _ = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
@@ -164,7 +164,7 @@ def test_cpu_train_step_keeps_convolutions_on_xla():
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
   dataset = RandomImages()
   nets = noise.networks(config, dataset)
-  state = parallel.replicate(create_state(config, nets), mesh)
+  state = parallel.replicate(initial_state(config, nets), mesh)
   batch = parallel.shard_batch(dataset.batch(0), mesh)
   step = make_train_step(config, nets, mesh)
   assert ynn_convolutions(step.lower(state, batch).compile()) == 0

@@ -17,7 +17,7 @@ from gan_jax.train import train_and_evaluate
 from gan_jax.train.checkpoint import CheckpointError, Checkpointer
 from gan_jax.train.loop import NonFiniteLossError
 from gan_jax.train import families
-from gan_jax.train.state import create_state
+from gan_jax.train.state import initial_state
 from gan_jax.train.writers import read_jsonl
 
 
@@ -55,7 +55,7 @@ def resume_config():
 
 def read_state(workdir, config, step):
   dataset = data.build(config)
-  template = create_state(config, families.get(config.family).networks(config, dataset))
+  template = initial_state(config, families.get(config.family).networks(config, dataset))
   checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=3)
   state = checkpointer.restore(template, step)
   checkpointer.close()
