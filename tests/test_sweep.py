@@ -165,3 +165,15 @@ def test_local_sweep_of_two_process_trials_resumes_after_a_kill(tmp_path):
   assert sorted(line.split(' | ')[3] for line in table.splitlines()
                 if line.startswith('| ') and 'trial' not in line) == ['1', '2']  # the packs
   assert os.path.exists(os.path.join(workdir, 'sweep.csv'))
+
+
+@pytest.mark.parametrize('options,message', [
+    ({'trial_workers': 0}, '--trial_workers: must be at least 1, got 0'),
+    ({'trial_resources': 'CPU'}, "--trial_resources: 'CPU'; give NAME=AMOUNT"),
+])
+def test_bad_trial_flags_are_one_error_line(tmp_path, capsys, options, message):
+  code = launch.sweep(gan_grid.get_config('runlocal'), _experiment_file(tmp_path, GOOD),
+                      str(tmp_path / 'sweep'), **options)
+  assert code == 1
+  assert message in one_error_line(capsys.readouterr().err)
+  assert not (tmp_path / 'sweep').exists()
