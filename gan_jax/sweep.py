@@ -137,8 +137,6 @@ def check_sweep(spec: Any, config: ml_collections.ConfigDict) -> Sweep:
     for value in _probe_values(key, space):
       try:
         validate(apply_values(config, {key: value}))
-      except SweepError:
-        raise
       except ConfigError as e:
         raise SweepError(f"sweep param '{key}' = {value!r}: {e}") from None
   metric = spec.get('metric')
