@@ -1,9 +1,9 @@
 """PacGAN Table 1 benchmark: mode coverage of GAN and PacGAN2-4 on the 2-D ring and grid.
 
-Every seed of a cell trains as one program: the seeds' states are stacked and the step is
-`vmap`ped over them, and `lax.scan` runs `--chunk` steps per dispatch. Seed s here is the run
-`launch.py --config experiments/gan_<data>.py:pack=P,seed=s` would do (same init, data order
-and noise), evaluated the same way (2,500 samples, `gan_jax.metrics.mode_metrics`).
+Each cell is one ordinary gan_jax run with `num_seeds` seeds, trained as one vmapped program:
+seed s is the run `launch.py --config experiments/gan_<data>.py:pack=P,seed=s` would do (same
+init, data order and noise), scored the same way (2,500 samples, `gan_jax.metrics.mode_metrics`)
+and logged per seed. With `--workdir`, finished cells are read back instead of trained again.
 
   python bench/pacgan_modes.py --protocol short    # 2-core CPU, under 10 minutes
   python bench/pacgan_modes.py --protocol medium   # 2-core CPU, about 40 minutes
@@ -13,23 +13,21 @@ and noise), evaluated the same way (2,500 samples, `gan_jax.metrics.mode_metrics
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import platform
 import sys
-import time
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from jax import lax  # noqa: E402
+from absl import logging  # noqa: E402
 
 from experiments.gan_ring import toy_config  # noqa: E402
-from gan_jax import data, metrics  # noqa: E402
-from gan_jax.train.families import noise  # noqa: E402
-from gan_jax.train.samplers import make_preview_sampler  # noqa: E402
-from gan_jax.train.state import create_state  # noqa: E402
+from gan_jax.metrics.modes import MODE_METRICS  # noqa: E402
+from gan_jax.train.loop import train_and_evaluate  # noqa: E402
+from gan_jax.train.writers import read_jsonl  # noqa: E402
 
 # (epochs of the 100,000-point training set, seeds, packs).
 PROTOCOLS = {
@@ -45,60 +43,23 @@ PUBLISHED = {  # Lin et al. 2018, Table 1: (modes, high quality %, reverse KL), 
 }
 
 
-def run_cell(dataset_name: str, pack: int, seeds: list[int], epochs: float,
-             chunk: int) -> dict:
-  """Trains and scores one (dataset, pack) cell over all seeds; returns scores and timings."""
+def run_cell(dataset_name: str, pack: int, num_seeds: int, epochs: float, workdir: str) -> dict:
+  """Trains (or reads back) one (dataset, pack) cell over seeds 0..num_seeds-1."""
   config = toy_config(dataset_name, f'pack={pack}')
   config.num_steps = int(epochs * config.dataset.num_train // config.batch_size)
-  chunk = min(chunk, config.num_steps // 5)  # At least 4 chunks after the first are timed.
-  assert config.num_steps % chunk == 0, 'steps must be a multiple of the chunk'
-  datasets = []
-  for seed in seeds:
-    seed_config = config.copy_and_resolve_references()
-    seed_config.seed = seed
-    datasets.append(data.build(seed_config))
-  nets = noise.networks(config, datasets[0])
-  keys = jax.vmap(jax.random.key)(np.array(seeds))
-  states = jax.jit(jax.vmap(lambda k: create_state(config, nets, k)))(keys)
-
-  step = functools.partial(noise.update, config=config, nets=nets, axis_name=None)
-
-  @functools.partial(jax.jit, donate_argnums=0)
-  def run_chunk(states, batches):  # batches['x']: [chunk, seeds, n_critic, samples, 2]
-    states, _ = lax.scan(lambda s, b: (jax.vmap(step)(s, b)[0], None), states, batches)
-    return states
-
-  def host_batches(start):
-    steps = np.arange(start, start + chunk)
-    return {'x': np.stack([d.points[d.indices(steps)] for d in datasets], axis=1)}
-
-  t0 = time.perf_counter()
-  states = run_chunk(states, host_batches(0))
-  jax.block_until_ready(states)
-  first = time.perf_counter() - t0  # compile + one chunk
-  t1 = time.perf_counter()
-  for start in range(chunk, config.num_steps, chunk):
-    states = run_chunk(states, host_batches(start))
-  jax.block_until_ready(states)
-  steady = time.perf_counter() - t1
-  steady_steps = config.num_steps - chunk
-  wall = time.perf_counter() - t0
-
-  centers, std = datasets[0].modes
-  scores = []
-  for i, seed in enumerate(seeds):
-    seed_config = config.copy_and_resolve_references()
-    seed_config.seed = seed
-    sample = make_preview_sampler(seed_config, nets.generators['g'], config.eval.num_samples)
-    params = jax.tree.map(lambda x: x[i], states.g_ema_params['g'])
-    samples = np.asarray(sample(params, {}))
-    scores.append(metrics.mode_metrics(samples, centers, std))
+  config.num_seeds = num_seeds
+  config.log_every = max(1, min(config.log_every, config.num_steps // 5))
+  config.eval_every = config.num_steps  # Scored once, at the end, as the paper.
+  result = train_and_evaluate(config, workdir)
+  rows = read_jsonl(result['metrics'])
+  final = next(r for r in reversed(rows) if 'eval/modes_covered' in r)  # also when read back
+  rates = [r['steps_per_sec'] for r in rows if 'steps_per_sec' in r]
   return {
-      'scores': {k: np.array([s[k] for s in scores]) for k in scores[0]},
+      'scores': {k: np.array([float(final[f'eval/{k}/seed_{s}']) for s in range(num_seeds)])
+                 for k in MODE_METRICS},
       'steps': config.num_steps,
-      'wall': wall,
-      'compile_and_first_chunk': first,
-      'steps_per_s': steady_steps / steady if steady_steps else float('nan'),
+      'wall': result['seconds'],
+      'steps_per_s': float(np.median(rates)) if rates else float('nan'),
   }
 
 
@@ -117,31 +78,37 @@ def main() -> None:
   parser.add_argument('--seeds', type=int, help='overrides the protocol\'s number of seeds')
   parser.add_argument('--packs', help='overrides the protocol\'s packs, e.g. 1,2,3,4')
   parser.add_argument('--datasets', default='ring,grid')
-  parser.add_argument('--chunk', type=int, default=1000, help='steps per dispatch (lax.scan)')
+  parser.add_argument('--workdir', default='',
+                      help='keeps each cell\'s run (and reads finished ones back); default: a '
+                           'temporary folder')
   args = parser.parse_args()
+  logging.set_verbosity(logging.WARNING)
   epochs, num_seeds, packs = PROTOCOLS[args.protocol]
   epochs = args.epochs or epochs
-  seeds = list(range(args.seeds or num_seeds))
+  num_seeds = args.seeds or num_seeds
   packs = args.packs or packs
+  root = args.workdir or tempfile.mkdtemp(prefix='pacgan_modes_')
   device = jax.devices()[0]
   print(f'# PacGAN Table 1 protocol ({args.protocol}), {epochs:g} epochs of 100,000 points, batch 100, '
-        f'{len(seeds)} seeds; 2,500 samples scored per seed; mean ± standard error')
+        f'{num_seeds} seeds (num_seeds, one program per cell); 2,500 samples scored per seed; '
+        'mean ± standard error')
   print(f'# jax {jax.__version__} on {device.platform} ({device.device_kind}), '
-        f'{os.cpu_count()} host cores, {platform.processor() or platform.machine()}')
+        f'{os.cpu_count()} host cores, {platform.processor() or platform.machine()}; runs in {root}')
   print()
   print('| data | pack | modes | high quality (%) | reverse KL | published (modes, HQ %, KL) '
-        '| steps/seed | wall (s) | compile+1st chunk (s) | steps/s (all seeds) |')
-  print('|---|---|---|---|---|---|---|---|---|---|')
+        '| steps/seed | wall (s) | steps/s (all seeds) |')
+  print('|---|---|---|---|---|---|---|---|---|')
   for dataset_name in args.datasets.split(','):
     for pack in map(int, packs.split(',')):
-      r = run_cell(dataset_name, pack, seeds, epochs, args.chunk)
+      workdir = os.path.join(root, f'{dataset_name}_pack{pack}_{epochs:g}ep_{num_seeds}seeds')
+      r = run_cell(dataset_name, pack, num_seeds, epochs, workdir)
       s = r['scores']
       published = ', '.join(PUBLISHED.get((dataset_name, pack), ('—',) * 3))
       name = 'GAN' if pack == 1 else f'PacGAN{pack}'
       print(f'| {dataset_name} | {name} | {fmt(s["modes_covered"], digits=1)} '
             f'| {fmt(s["high_quality_fraction"], 100, 1)} | {fmt(s["reverse_kl"])} '
-            f'| {published} | {r["steps"]} | {r["wall"]:.0f} | {r["compile_and_first_chunk"]:.1f} '
-            f'| {r["steps_per_s"] * len(seeds):.0f} |', flush=True)
+            f'| {published} | {r["steps"]} | {r["wall"]:.0f} '
+            f'| {r["steps_per_s"] * num_seeds:.0f} |', flush=True)
 
 
 if __name__ == '__main__':

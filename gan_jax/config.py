@@ -24,6 +24,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.family = 'noise'                 # noise (noise -> image), paired (pix2pix, SRGAN) or cycle
                                      # (CycleGAN); gan_jax/train/families
   c.seed = 0
+  c.num_seeds = 1                    # N > 1: the runs of seeds seed .. seed+N-1 as one vmapped
+                                     # program; metrics per seed, with their mean and s.e.
   c.num_steps = 1000                 # generator updates
   c.batch_size = 64                  # global; discriminator examples per update (packs of `pack`)
   c.n_critic = 1                     # discriminator updates per generator update
@@ -233,7 +235,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.resume_step < 0:
     raise ConfigError(f'config.resume_step: must be >= 0 (0 = the latest checkpoint), '
                       f'got {config.resume_step}')
-  _positive(config, 'num_steps', 'batch_size', 'n_critic', 'pack', 'latent_dim', 'log_every',
+  _positive(config, 'num_steps', 'num_seeds', 'batch_size', 'n_critic', 'pack', 'latent_dim', 'log_every',
             'eval_every', 'checkpoint_every', 'keep_checkpoints', 'eval.num_samples',
             'dataset.num_train', 'dataset.scale', 'optim.g_lr', 'optim.d_lr')
   for path, value in (('gp_weight', config.gp_weight), ('r1_weight', config.r1_weight),
@@ -251,6 +253,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def check_devices(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """The global batch must split evenly over devices (packs are never split)."""
+  if config.batch_size % num_devices and config.num_seeds > 1:
+    raise ConfigError(
+        f'config.num_seeds: each of the {config.num_seeds} seeds splits its batch of '
+        f'{config.batch_size} over the {num_devices} devices, and {config.batch_size} is not '
+        f'divisible by {num_devices}; use a config.batch_size that is a multiple of '
+        f'{num_devices}, or fewer devices')
   if config.batch_size % num_devices:
     raise ConfigError(
         f'config.batch_size: {config.batch_size} is not divisible by the {num_devices} devices; '

@@ -22,9 +22,9 @@ from gan_jax.errors import CheckpointError, DataError, EvaluateError, MetricInpu
 from gan_jax.metrics import evaluators
 from gan_jax.metrics.extractors import EXTRACTORS
 from gan_jax.train.checkpoint import Checkpointer
-from gan_jax.train import families
+from gan_jax.train import families, seeds
 from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler
-from gan_jax.train.state import GANState, initial_state
+from gan_jax.train.state import GANState, initial_state, seed_state
 
 
 def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
@@ -110,14 +110,19 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
     return None, results, texts
 
   state = parallel.replicate(restore_checkpoint(workdir, config, nets, step, 'evaluate'), mesh)
-  if data.is_translation(config):  # Translation: outputs for the held-out sources.
-    sampler = TranslationSampler(config, nets.generators, mesh)
-    what = f'outputs for held-out sources of the EMA generator at step {int(state.step)}'
-  else:
-    sampler = EvaluatorSampler(config, generator, dataset.num_classes, mesh)
-    what = f'samples of the EMA generator at step {int(state.step)}'
-  results, texts = quality(sampler(state), list(quality.entries), what)
-  return int(state.step), results, texts
+  step = int(state.step)
+  what = (f'outputs for held-out sources of the EMA generator at step {step}'
+          if data.is_translation(config) else f'samples of the EMA generator at step {step}')
+  run_seeds = seeds.run_seeds(config)  # A num_seeds run: every seed, then their mean.
+  per_seed = []
+  for i, seed in enumerate(run_seeds):
+    c = seeds.seed_config(config, seed)
+    sampler = (TranslationSampler(c, nets.generators, mesh) if data.is_translation(config) else
+               EvaluatorSampler(c, generator, dataset.num_classes, mesh))
+    seed_run = seed_state(state, i) if len(run_seeds) > 1 else state
+    per_seed.append(quality.with_seed(seed)(sampler(seed_run), list(quality.entries), what))
+  return (step, seeds.summarize([r for r, _ in per_seed], run_seeds),
+          seeds.summarize_texts([t for _, t in per_seed], run_seeds))
 
 
 def main(argv: list[str] | None = None) -> int:

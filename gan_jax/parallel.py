@@ -59,7 +59,9 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
   return jax.tree.map(put, tree)
 
 
-def shard_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-  """Global [n_critic, batch, ...] arrays from this process's columns of the batch."""
-  sharding = NamedSharding(mesh, P(None, 'data'))
+def shard_batch(local: dict[str, np.ndarray], mesh: Mesh,
+                sample_axis: int = 1) -> dict[str, jax.Array]:
+  """Global [n_critic, batch, ...] arrays (with seeds: [seeds, n_critic, batch, ...], sample
+  axis 2) from this process's columns of the batch."""
+  sharding = NamedSharding(mesh, P(*[None] * sample_axis, 'data'))
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), local)

@@ -1,8 +1,9 @@
 """`python -m gan_jax.translate --workdir W --input FILE_OR_DIR --output DIR [--step N]
-[--direction ab|ba]`: applies a trained translation or super-resolution generator (the EMA
+[--direction ab|ba] [--seed S]`: applies a trained translation or super-resolution generator (the EMA
 generator of a `paired` run's checkpoint, default the latest; of a `cycle` run, the generator of
 `--direction`) to your images, at their own size, rectangles included, and writes one PNG per
-input under the input's name.
+input under the input's name. A run of several seeds (`num_seeds`) translates with `--seed`'s
+generator, by default its first seed's.
 
 Inputs are what the model was trained to take: edge maps for edges -> digit, grey images for
 colorization, low-resolution images for super-resolution. Colour inputs to a model of grey
@@ -26,6 +27,8 @@ from gan_jax.data.paired import luma
 from gan_jax.errors import DataError, EvaluateError, UserError
 from gan_jax.evaluate import load_workdir_config, restore_checkpoint
 from gan_jax.models import Networks, apply_model
+from gan_jax.train import seeds
+from gan_jax.train.state import seed_state
 
 
 def input_files(path: str) -> list[str]:
@@ -40,9 +43,16 @@ def input_files(path: str) -> list[str]:
   return files
 
 
-def load_generator(workdir: str, step: int | None = None, direction: str = ''):
-  """(generator, its EMA parameters and batch statistics, the source channels, the step)."""
+def load_generator(workdir: str, step: int | None = None, direction: str = '',
+                   seed: int | None = None):
+  """(generator, its EMA parameters and batch statistics, the source channels, the step); of
+  seed `seed` (default: the first) of a run of several seeds."""
   config = load_workdir_config(workdir)
+  run_seeds = seeds.run_seeds(config)
+  if seed is not None and seed not in run_seeds:
+    raise EvaluateError(f'--seed {seed}: {workdir} trained seed'
+                        + (f's {run_seeds[0]}..{run_seeds[-1]}' if len(run_seeds) > 1
+                           else f' {run_seeds[0]}'))
   if config.family not in ('paired', 'cycle'):
     raise EvaluateError(f'{workdir} trained a {config.family} GAN (from noise); translate applies '
                         'generators trained on (source, target) pairs (family paired) or between '
@@ -68,15 +78,17 @@ def load_generator(workdir: str, step: int | None = None, direction: str = ''):
     nets = Networks({'g': generator}, {'d': discriminator}, shapes)
     name, channels = 'g', shapes['source'][-1]
   state = restore_checkpoint(workdir, config, nets, step, 'translate')
+  if len(run_seeds) > 1:
+    state = seed_state(state, run_seeds.index(run_seeds[0] if seed is None else seed))
   return (nets.generators[name], state.g_ema_params[name], state.g_batch_stats[name], channels,
           int(state.step))
 
 
 def translate(workdir: str, input_path: str, output_dir: str, step: int | None = None,
-              direction: str = '') -> list[str]:
+              direction: str = '', seed: int | None = None) -> list[str]:
   """Writes the generator's output for every image of `input_path`; returns the files written."""
   files = input_files(input_path)
-  generator, params, batch_stats, channels, step = load_generator(workdir, step, direction)
+  generator, params, batch_stats, channels, step = load_generator(workdir, step, direction, seed)
   run = jax.jit(lambda x: apply_model(generator, params, batch_stats, x, None, train=False)[0],
                 compiler_options=parallel.compiler_options())
   os.makedirs(output_dir, exist_ok=True)
@@ -102,9 +114,12 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: latest)')
   parser.add_argument('--direction', default='', choices=('', 'ab', 'ba'),
                       help='cycle runs: translate domain A to B (ab) or B to A (ba)')
+  parser.add_argument('--seed', type=int, default=None,
+                      help='runs of several seeds (num_seeds): the seed (default: the first)')
   args = parser.parse_args(argv)
   try:
-    written = translate(args.workdir, args.input, args.output, args.step, args.direction)
+    written = translate(args.workdir, args.input, args.output, args.step, args.direction,
+                        args.seed)
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2

@@ -100,3 +100,28 @@ def test_random_batches_fit_each_family(experiment):
                        random_batch(config, dataset))
   _, metrics = jax.eval_shape(make_train_step(config, nets, mesh), state, batch)
   assert metrics['g_loss'].shape == ()
+
+
+def test_pacgan_modes_cell_is_a_num_seeds_run(tmp_path, monkeypatch):
+  import importlib.util
+  spec = importlib.util.spec_from_file_location('pacgan_modes',
+                                                os.path.join(ROOT, 'bench', 'pacgan_modes.py'))
+  bench = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(bench)
+
+  def toy_config(*args):  # The paper's batch of 100 does not split over the tests' 8 devices.
+    config = toy_config_of_paper(*args)
+    config.batch_size = 96
+    return config
+  toy_config_of_paper = bench.toy_config
+  monkeypatch.setattr(bench, 'toy_config', toy_config)
+  workdir = str(tmp_path / 'grid')
+  cell = bench.run_cell('grid', 2, num_seeds=2, epochs=0.004, workdir=workdir)
+  assert cell['steps'] == 4  # 0.004 x 100,000 / 96
+  from gan_jax.train.writers import read_jsonl
+  final = read_jsonl(os.path.join(workdir, 'metrics.jsonl'))[-1]
+  for key, values in cell['scores'].items():
+    assert list(values) == [float(final[f'eval/{key}/seed_{s}']) for s in (0, 1)]
+  again = bench.run_cell('grid', 2, num_seeds=2, epochs=0.004, workdir=workdir)  # read back
+  for key, values in cell['scores'].items():
+    assert list(again['scores'][key]) == list(values)

@@ -21,7 +21,7 @@ def test_step_k_reads_batch_k_minus_1_also_after_resuming(tmp_path, monkeypatch)
   fed = []
   real_shard_batch = loop.parallel.shard_batch
   monkeypatch.setattr(loop.parallel, 'shard_batch',
-                      lambda local, mesh: fed.append(local) or real_shard_batch(local, mesh))
+                      lambda local, mesh, **kw: fed.append(local) or real_shard_batch(local, mesh, **kw))
   train_and_evaluate(config, str(tmp_path / 'full'))
   dataset = data.build(config)
   assert len(fed) == 6

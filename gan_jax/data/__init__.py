@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import ml_collections
 
@@ -27,6 +29,16 @@ def is_unpaired(config: ml_collections.ConfigDict) -> bool:
 def is_translation(config: ml_collections.ConfigDict) -> bool:
   """Whether the generator translates images (paired or unpaired) rather than sampling noise."""
   return is_paired(config) or is_unpaired(config)
+
+
+def with_seed(dataset, seed: int):
+  """The dataset as the run of `seed` reads it (its order of examples; for toy data, also its
+  training points), sharing the arrays already loaded, which no seed changes."""
+  copy = dataclasses.replace(dataset, seed=seed)
+  for shared in ('_arrays', 'streamed'):  # cached properties that do not depend on the seed
+    if hasattr(type(dataset), shared):
+      copy.__dict__[shared] = getattr(dataset, shared)
+  return copy
 
 
 def build_on_one_process(config: ml_collections.ConfigDict):

@@ -7,6 +7,7 @@ and count. Every result is logged with a text saying exactly how it was computed
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import os
@@ -257,10 +258,17 @@ class Evaluators:
 
   def __init__(self, config: ml_collections.ConfigDict, num_classes: int, mesh: Mesh | None):
     self.config, self.mesh, self.num_classes = config, mesh, num_classes
+    self.seed = config.seed  # seeds what the metrics train (CAS's classifier)
     self.entries = entries(config)
     # Weights are loaded here, so that a missing file stops the run before anything compiles.
     self.extractors = {n: get_extractor(e.extractor, config.eval.get('inception_weights', ''))
                        for n, e in self.entries.items() if e.metric not in WITHOUT_EXTRACTOR}
+
+  def with_seed(self, seed: int) -> 'Evaluators':
+    """These evaluators (the same extractors) for the run of `seed`."""
+    other = copy.copy(self)
+    other.seed = seed
+    return other
 
   def due(self, step: int, last: bool) -> list[str]:
     return [n for n, e in self.entries.items() if step % e.every == 0 or last]
@@ -324,7 +332,7 @@ class Evaluators:
     if e.metric == 'cas':
       images, labels, source = real_data(self.config, split, e.num_real)
       params = classifier.train_classifier(fake, fake_labels, self.num_classes, CAS_EPOCHS,
-                                           seed=self.config.seed)
+                                           seed=self.seed)
       acc = classifier.accuracy(params, images, labels, self.num_classes)
       return [acc], (f'a classifier trained {CAS_EPOCHS} epochs on the samples, tested on '
                      f'{len(images)} images of {source}')

@@ -23,10 +23,10 @@ from gan_jax import data, figures, metrics, models, parallel
 from gan_jax.config import check_devices, validate
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
-from gan_jax.train import families, inputs
+from gan_jax.train import families, inputs, seeds
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler, make_preview_sampler
-from gan_jax.train.state import GANState, initial_state, param_count
+from gan_jax.train.state import GANState, initial_state, param_count, seed_state
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import JsonlWriter
 
@@ -48,8 +48,8 @@ class Preview:
   source | translation | translated back, A -> B above B -> A, for unpaired translation."""
 
   def __init__(self, config: ml_collections.ConfigDict, generators: dict, dataset, workdir: str,
-               mesh: Mesh):
-    self.dataset, self.workdir = dataset, workdir
+               mesh: Mesh, suffix: str = ''):
+    self.dataset, self.workdir, self.suffix = dataset, workdir, suffix
     self.is_toy = isinstance(dataset, data.ToyDataset)
     generator = next(iter(generators.values()))
     self.translations = None
@@ -95,11 +95,11 @@ class Preview:
         image = figures.image_grid(samples, self.rows)
     if jax.process_index() == 0:
       figures.save_png(self.figure_path(step), image)
-    writer.write_images(step, {'samples': image[None]})
+    writer.write_images(step, {f'samples{self.suffix}': image[None]})
     return scores
 
   def figure_path(self, step: int) -> str:
-    return os.path.join(self.workdir, f'samples_{step:07d}.png')
+    return os.path.join(self.workdir, f'samples_{step:07d}{self.suffix}.png')
 
 
 class BestCheckpoint:
@@ -255,12 +255,16 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
   mesh = parallel.make_mesh()
   evaluators.check(config, not isinstance(dataset, data.ToyDataset),
                    models.is_conditional(generator), dataset.num_classes, dataset.shape)
+  # num_seeds: each seed is evaluated as its own run would be; one seed is the plain run.
+  run_seeds = seeds.run_seeds(config)
+  many = len(run_seeds) > 1
+  by_seed = [seeds.seed_config(config, s) for s in run_seeds]
 
   # Extractor weights load here: a missing file stops the run before anything is compiled or written.
   quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
-  quality_samples = (TranslationSampler(config, nets.generators, mesh)
-                     if data.is_translation(config) else
-                     EvaluatorSampler(config, generator, dataset.num_classes, mesh))
+  quality_samples = [TranslationSampler(c, nets.generators, mesh) if data.is_translation(config)
+                     else EvaluatorSampler(c, generator, dataset.num_classes, mesh)
+                     for c in by_seed]
   sampled = 'outputs for held-out sources' if data.is_translation(config) else 'samples'
 
   state = initial_state(config, nets)
@@ -292,19 +296,24 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
       json.dump(nets.shapes, f)
   if start_step == 0:
     writer.write_hparams(_flatten(config))
-  logging.info('Generator: %d parameters; discriminator: %d; %d devices.',
-               param_count(state.g_params), param_count(state.d_params), jax.device_count())
+  logging.info('Generator: %d parameters; discriminator: %d; %d devices; %d seeds.',
+               param_count(state.g_params) // len(run_seeds),
+               param_count(state.d_params) // len(run_seeds), jax.device_count(), len(run_seeds))
 
   best = BestCheckpoint(workdir, config.eval.best_metric) if config.eval.best_metric else None
   train_step = make_train_step(config, nets, mesh)
-  evaluate = Preview(config, nets.generators, dataset, workdir, mesh)
+  previews = [Preview(c, nets.generators, data.with_seed(dataset, c.seed), workdir, mesh,
+                      f'_seed{c.seed}' if many else '') for c in by_seed]
+  batches = seeds.SeedBatches(dataset, run_seeds) if many else dataset
+  per_seed = lambda state: ([seed_state(state, i) for i in range(len(run_seeds))] if many
+                            else [state])
   report = periodic_actions.ReportProgress(num_train_steps=config.num_steps, writer=writer,
                                            every_steps=config.log_every, every_secs=None)
   eval_scalars: dict[str, float] = {}
   start_time = time.time()
   try:
     for step in range(start_step + 1, config.num_steps + 1):
-      batch = parallel.shard_batch(dataset.batch(step - 1), mesh)
+      batch = parallel.shard_batch(batches.batch(step - 1), mesh, sample_axis=2 if many else 1)
       state, train_metrics = train_step(state, batch)
       report(step)
       preempted = preemption.stop_now()
@@ -316,6 +325,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
       if log or save:  # Only here does the loop wait for the device.
         # Checked before every save, so that every checkpoint kept is a good one.
         scalars = jax.device_get(train_metrics)
+        if many:
+          scalars = seeds.summarize(seeds.split_metrics(scalars, len(run_seeds)), run_seeds)
         bad = [k for k, v in scalars.items() if not np.isfinite(v)]
         if bad:
           writer.write_scalars(step, scalars)
@@ -326,11 +337,15 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
         if not log:
           scalars = {}
       if step % config.eval_every == 0 or last:
-        eval_scalars = evaluate(state, writer)
+        eval_scalars = seeds.summarize(
+            [preview(s, writer) for preview, s in zip(previews, per_seed(state))], run_seeds)
         scalars.update(eval_scalars)
       if names := quality.due(step, last):
-        quality_scalars, protocols = quality(quality_samples(state), names,
+        results = [quality.with_seed(c.seed)(sampler(s), names,
                                              f'{sampled} of the EMA generator at step {step}')
+                   for c, sampler, s in zip(by_seed, quality_samples, per_seed(state))]
+        quality_scalars = seeds.summarize([r for r, _ in results], run_seeds)
+        protocols = seeds.summarize_texts([t for _, t in results], run_seeds)
         eval_scalars = {**eval_scalars, **quality_scalars}
         scalars.update(quality_scalars)
         writer.write_texts(step, protocols)
@@ -361,7 +376,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
       'preempted': final_step < config.num_steps,
       **eval_scalars,
       'seconds': time.time() - start_time,
-      'figure': evaluate.figure_path(final_step),
+      'figure': previews[0].figure_path(final_step),
       'metrics': jsonl_path,
       'checkpoints': checkpointer.directory,
   }

@@ -13,6 +13,7 @@ import optax
 
 from gan_jax.models import Networks
 from gan_jax.train import families
+from gan_jax.train.seeds import run_seeds
 
 PyTree = Any
 
@@ -82,8 +83,28 @@ def create_state(config: ml_collections.ConfigDict, nets: Networks,
 
 def initial_state(config: ml_collections.ConfigDict, nets: Networks) -> GANState:
   """`create_state` from `config.seed`, compiled as one program: initializing op by op compiles
-  each of its hundreds of small operations on its own, seconds for a large model."""
-  return jax.jit(lambda key: create_state(config, nets, key))(jax.random.key(config.seed))
+  each of its hundreds of small operations on its own, seconds for a large model.
+
+  With `config.num_seeds` = N > 1, the states of the N seeds stacked along a leading axis of
+  every leaf but `step`, which they share (`seed_axes`).
+  """
+  if config.num_seeds == 1:
+    return jax.jit(lambda key: create_state(config, nets, key))(jax.random.key(config.seed))
+
+  def stacked(keys):
+    state = jax.vmap(lambda key: create_state(config, nets, key))(keys)
+    return state.replace(step=state.step[0])
+  return jax.jit(stacked)(jax.vmap(jax.random.key)(jnp.array(run_seeds(config))))
+
+
+def seed_axes(state: GANState) -> GANState:
+  """`jax.vmap`'s in/out axes of a stacked state: every leaf along axis 0, the step shared."""
+  return jax.tree.map(lambda _: 0, state).replace(step=None)
+
+
+def seed_state(state: GANState, index: int) -> GANState:
+  """Seed number `index` (0-based) of a stacked state: the state its own run would have."""
+  return jax.tree.map(lambda x: x[index], state.replace(step=None)).replace(step=state.step)
 
 
 def param_count(params: PyTree) -> int:

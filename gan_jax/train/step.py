@@ -13,7 +13,7 @@ from jax.sharding import Mesh, PartitionSpec as P
 from gan_jax import parallel
 from gan_jax.models import Networks
 from gan_jax.train import families
-from gan_jax.train.state import GANState
+from gan_jax.train.state import GANState, seed_axes
 
 Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
@@ -24,12 +24,28 @@ def make_train_step(config: ml_collections.ConfigDict, nets: Networks,
   """`train_step(state, batch) -> (state, metrics)`, compiled once for all devices of `mesh`.
 
   The state is replicated and donated; every array of the batch is sharded along its sample
-  axis (axis 1) over the mesh's `data` axis.
+  axis (axis 1) over the mesh's `data` axis. With `config.num_seeds` > 1 the state is stacked
+  (`initial_state`), the batch has a leading seed axis (samples on axis 2), and each metric is
+  one value per seed: the update is `vmap`ped over the seeds inside each device's program.
   """
   per_device = functools.partial(families.get(config.family).update, config=config, nets=nets,
                                  axis_name='data')
+  batch_spec = P(None, 'data')
+  if config.num_seeds > 1:
+    per_device = _over_seeds(per_device)
+    batch_spec = P(None, None, 'data')
   # check_vma=False gives pmap's semantics: gradients inside are per-device, and the explicit
   # pmean averages them (with check_vma=True, grad would already sum replicated params' grads).
-  step = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), P(None, 'data')),
+  step = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), batch_spec),
                        out_specs=(P(), P()), check_vma=False)
   return jax.jit(step, donate_argnums=0, compiler_options=parallel.compiler_options(mesh))
+
+
+def _over_seeds(update: Callable[[GANState, Batch], tuple[GANState, Metrics]]
+                ) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
+  """`update` on a stacked state and batch, each seed on its own slice: seeds never mix, and
+  the collectives inside still average over devices, seed by seed."""
+  def over_seeds(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
+    axes = seed_axes(state)
+    return jax.vmap(update, in_axes=(axes, 0), out_axes=(axes, 0))(state, batch)
+  return over_seeds
