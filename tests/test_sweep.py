@@ -129,24 +129,31 @@ def _trial_folders(workdir) -> dict[str, dict]:
 
 
 def test_local_sweep_of_two_process_trials_resumes_after_a_kill(tmp_path):
-  """The toy grid's runlocal sweep (packs 1 and 2), each trial 2 processes on 2 CPUs. Killed
-  once the first trial has finished, the same command finishes the sweep without rerunning it."""
+  """The toy grid's runlocal sweep (packs 1 and 2), both trials at once, each 2 processes
+  (half a CPU each). Killed once one trial has finished, the same command finishes the sweep:
+  the finished trial is not rerun, the other continues from its checkpoint."""
   workdir = str(tmp_path / 'sweep')
   command = [sys.executable, 'launch.py', '--config', 'experiments/gan_grid.py:runlocal',
-             '--workdir', workdir, '--sweep', '--trial_workers', '2', '--max_concurrent_trials',
-             '1']
+             '--workdir', workdir, '--sweep', '--trial_workers', '2', '--trial_resources',
+             'CPU=0.5']
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=1')
   first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
   deadline = time.time() + 240
   finished = []
   while time.time() < deadline and first.poll() is None and not finished:
-    finished = [n for n, t in _trial_folders(workdir).items() if t['steps'][-1:] == [20]]
-    time.sleep(0.5)
+    finished = [n for n in _trial_folders(workdir) if os.path.exists(
+        os.path.join(workdir, 'trials', n, 'checkpoints', '20', 'commit_success.txt'))]
+    time.sleep(0.2)
   os.killpg(first.pid, signal.SIGKILL)  # The driver and the Ray processes it started.
   out = first.communicate()[0]
   assert finished, out[-3000:]
   kept = snapshot(os.path.join(workdir, 'trials', finished[0]))
+  # The other trial's checkpoint at step 10, if it had written one: resumed from, not rewritten.
+  checkpoint_10 = {n: os.path.join(workdir, 'trials', n, 'checkpoints', '10')
+                   for n in _trial_folders(workdir) if n not in finished}
+  checkpoint_10 = {n: (path, snapshot(path)) for n, path in checkpoint_10.items()
+                   if os.path.exists(os.path.join(path, 'commit_success.txt'))}
 
   second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
                           start_new_session=True)
@@ -154,6 +161,8 @@ def test_local_sweep_of_two_process_trials_resumes_after_a_kill(tmp_path):
   trials = _trial_folders(workdir)
   assert len(trials) == 2 and all(t['steps'][-1] == 20 for t in trials.values())
   assert snapshot(os.path.join(workdir, 'trials', finished[0])) == kept  # not run again
+  for path, files in checkpoint_10.values():
+    assert snapshot(path) == files
   for name in trials:
     with open(os.path.join(workdir, 'trials', name, sweep.TRIAL_FILE)) as f:
       info = json.load(f)

@@ -352,6 +352,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
       if scalars:
         writer.write_scalars(step, scalars)
       if save:
+        # The log first: a run killed after this checkpoint still has every row up to it.
+        writer.flush()
         checkpointer.save(step, state)
       if best is not None:
         best.update(step, state, scalars)
