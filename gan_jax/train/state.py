@@ -12,7 +12,7 @@ import ml_collections
 import optax
 
 from gan_jax.models import Networks
-from gan_jax.train import families
+from gan_jax.train import compiled, families
 from gan_jax.train.seeds import run_seeds
 
 PyTree = Any
@@ -88,13 +88,18 @@ def initial_state(config: ml_collections.ConfigDict, nets: Networks) -> GANState
   With `config.num_seeds` = N > 1, the states of the N seeds stacked along a leading axis of
   every leaf but `step`, which they share (`seed_axes`).
   """
-  if config.num_seeds == 1:
-    return jax.jit(lambda key: create_state(config, nets, key))(jax.random.key(config.seed))
+  def build(config):
+    if config.num_seeds == 1:
+      return jax.jit(lambda key: create_state(config, nets, key))
 
-  def stacked(keys):
-    state = jax.vmap(lambda key: create_state(config, nets, key))(keys)
-    return state.replace(step=state.step[0])
-  return jax.jit(stacked)(jax.vmap(jax.random.key)(jnp.array(run_seeds(config))))
+    def stacked(keys):
+      state = jax.vmap(lambda key: create_state(config, nets, key))(keys)
+      return state.replace(step=state.step[0])
+    return jax.jit(stacked)
+  init = compiled.reuse('initial_state', config, nets, None, build)
+  if config.num_seeds == 1:
+    return init(jax.random.key(config.seed))
+  return init(jax.vmap(jax.random.key)(jnp.array(run_seeds(config))))
 
 
 def seed_axes(state: GANState) -> GANState:

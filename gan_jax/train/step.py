@@ -12,7 +12,7 @@ from jax.sharding import Mesh, PartitionSpec as P
 
 from gan_jax import parallel
 from gan_jax.models import Networks
-from gan_jax.train import families
+from gan_jax.train import compiled, families
 from gan_jax.train.state import GANState, seed_axes
 
 Metrics = dict[str, jax.Array]
@@ -28,6 +28,12 @@ def make_train_step(config: ml_collections.ConfigDict, nets: Networks,
   (`initial_state`), the batch has a leading seed axis (samples on axis 2), and each metric is
   one value per seed: the update is `vmap`ped over the seeds inside each device's program.
   """
+  return compiled.reuse('train_step', config, nets, mesh,
+                        lambda config: _make_train_step(config, nets, mesh))
+
+
+def _make_train_step(config: ml_collections.ConfigDict, nets: Networks,
+                     mesh: Mesh) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
   per_device = functools.partial(families.get(config.family).update, config=config, nets=nets,
                                  axis_name='data')
   batch_spec = P(None, 'data')
