@@ -175,3 +175,29 @@ def test_cpu_train_step_keeps_convolutions_on_xla():
   assert ynn_convolutions(jax.jit(conv).lower(x, kernel).compile()) > 0
   assert ynn_convolutions(jax.jit(conv, compiler_options=parallel.compiler_options())
                           .lower(x, kernel).compile()) == 0
+
+
+def test_compiled_programs_are_kept_per_config_networks_and_devices():
+  config = small_config()
+  dataset = data.build(config)
+  nets = noise.networks(config, dataset)
+  one = Mesh(np.array(jax.devices()[:1]), ('data',))
+  eight = Mesh(np.array(jax.devices()), ('data',))
+  step = make_train_step(config, nets, eight)
+  assert make_train_step(small_config(), noise.networks(config, dataset), eight) is step
+  assert make_train_step(config, nets, one) is not step  # other devices
+  assert make_train_step(small_config(n_critic=1), nets, eight) is not step  # other config
+  wider = small_config()
+  wider.generator.hidden = (64, 64, 64)
+  assert make_train_step(config, noise.networks(wider, dataset), eight) is not step  # other nets
+  # The kept program was built from a copy: changing the caller's config before its first call
+  # (when it is traced) changes nothing.
+  config.n_critic = 1
+  from gan_jax.train.step import _make_train_step
+  fresh = _make_train_step(small_config(), nets, eight)
+  batch = parallel.shard_batch(dataset.batch(0), eight)  # 2 critic updates' rows
+  results = [jax.device_get(f(parallel.replicate(initial_state(small_config(), nets), eight), batch))
+             for f in (step, fresh)]
+  for a, b in zip(*results):
+    jax.tree.map(np.testing.assert_array_equal, a.replace(key=None) if hasattr(a, 'key') else a,
+                 b.replace(key=None) if hasattr(b, 'key') else b)
