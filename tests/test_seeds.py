@@ -141,3 +141,36 @@ def test_many_seeds_image_evaluators_and_evaluate(tfds_dir, tmp_path):
   assert step == config.num_steps
   for k in (f'{key}/seed_0', f'{key}/seed_1', key, f'{key}_se'):
     assert scores[k] == pytest.approx(result[k], rel=1e-4), k
+
+
+def test_translate_picks_a_seed_of_a_many_seeds_run(tfds_dir, tmp_path, capsys):
+  from PIL import Image
+  from gan_jax import translate
+  config = srgan_cifar.get_config('runlocal,srresnet')
+  config.dataset.data_dir = tfds_dir
+  config.num_steps, config.evals = 2, {}
+  config.eval.best_metric = ''
+  config.seed, config.num_seeds = 0, 2
+  workdir = str(tmp_path / 'many')
+  train_and_evaluate(config, workdir)
+  (tmp_path / 'in').mkdir()
+  low = np.random.default_rng(0).integers(0, 256, (8, 8, 3), np.uint8)
+  Image.fromarray(low).save(tmp_path / 'in' / 'x.png')
+  outputs = []
+  for seed in (0, 1):
+    assert translate.main(['--workdir', workdir, '--input', str(tmp_path / 'in'), '--output',
+                           str(tmp_path / f'out{seed}'), '--seed', str(seed)]) == 0
+    outputs.append(np.asarray(Image.open(tmp_path / f'out{seed}' / 'x.png')))
+  # Seed 1's output is the generator at index 1 of the saved stack.
+  from gan_jax.evaluate import restore_checkpoint
+  nets = families.get('paired').networks(config, data.build(config))
+  saved = seed_state(restore_checkpoint(workdir, config, nets, None, 'test'), 1)
+  expected = nets.generators['g'].apply(
+      {'params': saved.g_ema_params['g'], 'batch_stats': saved.g_batch_stats['g']},
+      low[None].astype(np.float32) / 127.5 - 1, train=False)
+  np.testing.assert_allclose(outputs[1], np.round((np.clip(np.asarray(expected)[0], -1, 1) + 1)
+                                                  * 127.5), atol=1)
+  assert not np.array_equal(outputs[0], outputs[1])
+  assert translate.main(['--workdir', workdir, '--input', str(tmp_path / 'in'), '--output',
+                         str(tmp_path / 'o'), '--seed', '7']) == 2
+  assert 'error: --seed 7: ' in capsys.readouterr().err
