@@ -36,11 +36,20 @@ def main() -> None:
   from gan_jax.train.checkpoint import Checkpointer, _to_saved
   from gan_jax.train.state import initial_state, param_count
 
+  from gan_jax.config import validate
+  from gan_jax.errors import UserError
   path, _, arg = args.config.partition(':')
-  module = importlib.import_module(path.removesuffix('.py').replace('/', '.'))
-  config = module.get_config(arg or None)
-  if args.data_dir:
-    config.dataset.data_dir = args.data_dir
+  if not os.path.isfile(path):
+    sys.exit(f'error: --config {path}: no such file; give an experiment file, e.g. '
+             'experiments/cgan_cifar.py:runlocal')
+  try:
+    module = importlib.import_module(path.removesuffix('.py').replace('/', '.'))
+    config = module.get_config(arg or None)
+    if args.data_dir:
+      config.dataset.data_dir = args.data_dir
+    validate(config)
+  except (UserError, ValueError) as e:
+    sys.exit(f'error: {e}')
   nets = families.get(config.family).networks(config, data.build(config))
   mesh = parallel.make_mesh()
   state = parallel.replicate(initial_state(config, nets), mesh)

@@ -125,3 +125,12 @@ def test_pacgan_modes_cell_is_a_num_seeds_run(tmp_path, monkeypatch):
   again = bench.run_cell('grid', 2, num_seeds=2, epochs=0.004, workdir=workdir)  # read back
   for key, values in cell['scores'].items():
     assert list(again['scores'][key]) == list(values)
+
+
+def test_checkpoint_speed_bad_config_is_one_error_line():
+  result = subprocess.run([sys.executable, 'bench/checkpoint_speed.py', '--config',
+                           'experiments/gan_grid.py:pakc=2'], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode != 0 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+  error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert len(error_lines) == 1 and "'pakc'" in error_lines[0], result.stderr[-2000:]
