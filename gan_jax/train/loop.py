@@ -336,14 +336,16 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
           raise NonFiniteLossError(f'step {step}: {", ".join(sorted(bad))} not finite; stopped, {kept}')
         if not log:
           scalars = {}
+      views = None  # each seed's state, sliced once per step that evaluates
       if step % config.eval_every == 0 or last:
+        views = per_seed(state)
         eval_scalars = seeds.summarize(
-            [preview(s, writer) for preview, s in zip(previews, per_seed(state))], run_seeds)
+            [preview(s, writer) for preview, s in zip(previews, views)], run_seeds)
         scalars.update(eval_scalars)
       if names := quality.due(step, last):
         results = [quality.with_seed(c.seed)(sampler(s), names,
                                              f'{sampled} of the EMA generator at step {step}')
-                   for c, sampler, s in zip(by_seed, quality_samples, per_seed(state))]
+                   for c, sampler, s in zip(by_seed, quality_samples, views or per_seed(state))]
         quality_scalars = seeds.summarize([r for r, _ in results], run_seeds)
         protocols = seeds.summarize_texts([t for _, t in results], run_seeds)
         eval_scalars = {**eval_scalars, **quality_scalars}
