@@ -14,6 +14,11 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q uv==$(UV_VERSION)
+	$(UV) -e .
+	touch $@
+
+# pytest, and TensorFlow: the tests prepare tfds datasets from the original files.
+$(VENV)/.test: $(VENV)/.installed
 	$(UV) -e '.[test]'
 	touch $@
 
@@ -31,7 +36,7 @@ demo: install
 	$(PY) launch.py --config experiments/gan_grid.py:demo --workdir $(WORKDIR)
 
 # Two workers: most tests wait on single-threaded XLA compiles, so 2 cores run two at once.
-test: install $(VENV)/.parity $(VENV)/.sweep
+test: install $(VENV)/.test $(VENV)/.parity $(VENV)/.sweep
 	GAN_JAX_REQUIRE_PARITY=1 $(PY) -m pytest -q -n 2 --dist worksteal tests
 
 bench: install $(VENV)/.parity

@@ -42,45 +42,40 @@ if importlib.util.find_spec('triton') is not None:
 RAW_DATA = os.environ.get('GAN_JAX_RAW_DATA', os.path.join(os.path.dirname(ROOT), 'shared', 'data'))
 
 
-@pytest.fixture(scope='session')
-def tfds_dir():
-  """A tfds data directory holding mnist and cifar10, built once: from the original files in
-  RAW_DATA when that folder exists, else downloaded by tfds as on a user's machine."""
+def _prepared(data_dir: str, names: tuple[str, ...], file_format: str) -> str:
+  """`data_dir` holding the tfds datasets `names` stored as `file_format`, built once: from the
+  original files in RAW_DATA when that folder exists, else downloaded by tfds as on a user's
+  machine. `make test` runs two pytest workers: one builds, the other waits for it."""
   from gan_jax.data import prepare
   import tensorflow_datasets as tfds
-  data_dir = os.environ.get('GAN_JAX_TEST_TFDS', os.path.join(ROOT, '.cache', 'tfds'))
   os.makedirs(data_dir, exist_ok=True)
-  # `make test` runs two pytest workers: one builds, the other waits for it.
   with open(os.path.join(data_dir, '.prepare.lock'), 'w') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
-    for name in ('mnist', 'cifar10'):
-      builder = tfds.builder(name, data_dir=data_dir)
+    for name in names:
+      builder = tfds.builder(name, data_dir=data_dir, file_format=file_format)
       if builder.is_prepared():
         continue
       if os.path.isdir(RAW_DATA):
-        prepare.prepare(name, RAW_DATA, data_dir)
+        prepare.prepare(name, RAW_DATA, data_dir, file_format)
       else:
         builder.download_and_prepare()
   return data_dir
+
+
+_TFDS_ROOT = os.environ.get('GAN_JAX_TEST_TFDS', os.path.join(ROOT, '.cache', 'tfds'))
 
 
 @pytest.fixture(scope='session')
-def tfds_array_record_dir():
-  """A tfds data directory holding mnist stored as ArrayRecord (random access), built once."""
-  from gan_jax.data import prepare
-  import tensorflow_datasets as tfds
-  data_dir = os.path.join(os.environ.get('GAN_JAX_TEST_TFDS', os.path.join(ROOT, '.cache', 'tfds')),
-                          'array_record')
-  os.makedirs(data_dir, exist_ok=True)
-  with open(os.path.join(data_dir, '.prepare.lock'), 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    builder = tfds.builder('mnist', data_dir=data_dir, file_format='array_record')
-    if not builder.is_prepared():
-      if os.path.isdir(RAW_DATA):
-        prepare.prepare('mnist', RAW_DATA, data_dir, 'array_record')
-      else:
-        builder.download_and_prepare()
-  return data_dir
+def tfds_dir():
+  """mnist and cifar10 as `gan_jax.data.prepare` and gan_jax's downloads store them: ArrayRecord,
+  read through tfds's data sources without TensorFlow."""
+  return _prepared(os.path.join(_TFDS_ROOT, 'array_record'), ('mnist', 'cifar10'), 'array_record')
+
+
+@pytest.fixture(scope='session')
+def tfds_tfrecord_dir():
+  """mnist stored as TFRecord (tfds's own default), which gan_jax reads through tf.data."""
+  return _prepared(_TFDS_ROOT, ('mnist',), 'tfrecord')
 
 
 # The longest tests (end-to-end runs, multi-device steps) first: the two `make test` workers

@@ -67,10 +67,10 @@ def test_translation_table_bad_input_is_one_error_line(args, message):
   assert len(error_lines) == 1 and message in error_lines[0], result.stderr[-2000:]
 
 
-def test_input_speed_prints_both_readers(tfds_dir, tfds_array_record_dir):
+def test_input_speed_prints_both_readers(tfds_dir, tfds_tfrecord_dir):
   result = subprocess.run(
       [sys.executable, 'bench/input_speed.py', '--config', 'experiments/dcgan_mnist.py:runlocal',
-       '--memory_dir', tfds_dir, '--stream_dir', tfds_array_record_dir, '--steps', '2',
+       '--memory_dir', tfds_tfrecord_dir, '--stream_dir', tfds_dir, '--steps', '2',
        '--rounds', '1'], cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   rows = {l.split('|')[1].strip(): l for l in result.stdout.splitlines() if l.startswith('| ')}

@@ -266,6 +266,11 @@ def test_cycle_gan_tfds_datasets_by_name_on_mock_data(monkeypatch, tmp_path):
   # tfds's mock data stands in for the download (mocked too) a user's machine would make.
   import tensorflow_datasets as tfds
   monkeypatch.setattr(data.images, '_network_reachable', lambda urls: True)
+  # tfds 4.9.10's mock data source sets `__getitems__` unbound (it misses `self`); its
+  # `__getitem__` works, so batches are read through it here.
+  from tensorflow_datasets.core.data_sources import base
+  monkeypatch.setattr(base.BaseDataSource, '__getitems__',
+                      lambda self, keys: [self[k] for k in keys])
   with tfds.testing.mock_data(num_examples=6):
     domains = unpaired.load_unpaired('cycle_gan/horse2zebra', 'train', str(tmp_path), 32, True)
   assert domains['a'].shape == domains['b'].shape == (6, 32, 32, 3)

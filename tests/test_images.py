@@ -92,33 +92,37 @@ def test_empty_image_folder(tmp_path):
                  download=False, seed=0, batch_size=4).images
 
 
-def test_streamed_batches_equal_the_in_memory_ones(tfds_dir, tfds_array_record_dir, monkeypatch):
+def test_streamed_batches_equal_the_in_memory_ones(tfds_dir, tfds_tfrecord_dir, monkeypatch):
   """`dataset.read='stream'` decodes only each batch's examples from ArrayRecord files; the
-  examples of every step are those of the in-memory path (same seed, step, process share)."""
+  examples of every step are those of the in-memory path (same seed, step, process share),
+  whether that read the ArrayRecord files through tfds's data source or TFRecord files through
+  tf.data."""
 
   for image_size, process_index in ((0, 0), (0, 1), (32, 1)):
     kwargs = dict(name='mnist', split='train[:1000]', image_size=image_size, download=False,
                   seed=3, batch_size=32, n_critic=2, process_index=process_index, process_count=2)
     memory = ImageDataset(data_dir=tfds_dir, read='memory', **kwargs)
-    stream = ImageDataset(data_dir=tfds_array_record_dir, read='stream', **kwargs)
+    tfdata = ImageDataset(data_dir=tfds_tfrecord_dir, read='memory', **kwargs)
+    stream = ImageDataset(data_dir=tfds_dir, read='stream', **kwargs)
     assert stream.streamed is not None and memory.streamed is None
     assert stream.shape == memory.shape and stream.num_classes == memory.num_classes == 10
     for step in (0, 7, 40):  # 40: the third epoch of this 500-example share
-      a, b = memory.batch(step), stream.batch(step)
+      a, b, c = memory.batch(step), stream.batch(step), tfdata.batch(step)
       assert a['x'].shape == (2, 16, image_size or 28, image_size or 28, 1)
-      np.testing.assert_array_equal(a['x'], b['x'])
-      np.testing.assert_array_equal(a['label'], b['label'])
+      for other in (b, c):
+        np.testing.assert_array_equal(a['x'], other['x'])
+        np.testing.assert_array_equal(a['label'], other['label'])
   # 'auto' keeps a dataset of this size in memory; above the threshold it streams, when it can.
-  assert ImageDataset(data_dir=tfds_array_record_dir, read='auto', **kwargs).streamed is None
+  assert ImageDataset(data_dir=tfds_dir, read='auto', **kwargs).streamed is None
   from gan_jax.data import images
   monkeypatch.setattr(images, 'STREAM_ABOVE_BYTES', 500 * 28 * 28 - 1)
-  assert ImageDataset(data_dir=tfds_array_record_dir, read='auto', **kwargs).streamed is not None
-  assert ImageDataset(data_dir=tfds_dir, read='auto', **kwargs).streamed is None  # tfrecord
+  assert ImageDataset(data_dir=tfds_dir, read='auto', **kwargs).streamed is not None
+  assert ImageDataset(data_dir=tfds_tfrecord_dir, read='auto', **kwargs).streamed is None
 
 
-def test_streaming_a_dataset_not_stored_as_array_record_is_one_error(tfds_dir):
+def test_streaming_a_dataset_not_stored_as_array_record_is_one_error(tfds_tfrecord_dir):
 
-  dataset = ImageDataset('mnist', 'train[:100]', tfds_dir, 0, False, 0, 8, read='stream')
+  dataset = ImageDataset('mnist', 'train[:100]', tfds_tfrecord_dir, 0, False, 0, 8, read='stream')
   with pytest.raises(DataError, match="config.dataset.read: 'mnist' in .* is stored as "
                      'tfrecord; streaming reads random-access ArrayRecord files'):
     dataset.batch(0)

@@ -8,6 +8,8 @@ import pytest
 
 from gan_jax import losses
 
+pytestmark = pytest.mark.quick  # in CI's quick stage on the newest jax (.ci/run)
+
 REAL = jnp.array([2.0, -1.0])
 FAKE = jnp.array([0.5, -3.0])
 

@@ -3,9 +3,12 @@
 import math
 
 import numpy as np
+import pytest
 
 from gan_jax.data import mode_centers
 from gan_jax.metrics import mode_metrics
+
+pytestmark = pytest.mark.quick  # in CI's quick stage on the newest jax (.ci/run)
 
 
 def test_centers():

@@ -7,6 +7,8 @@ import pytest
 
 from gan_jax.metrics import scores
 
+pytestmark = pytest.mark.quick  # in CI's quick stage on the newest jax (.ci/run)
+
 
 def test_frechet_distance_closed_form_for_diagonal_gaussians():
   rng = np.random.default_rng(0)

@@ -44,6 +44,7 @@ def run_steps(config, num_devices, steps=3):
     dict(loss='wasserstein', gp_weight=10.0, pack=1),
     dict(loss='hinge', r1_weight=1.0),
 ])
+@pytest.mark.quick
 def test_eight_devices_match_one(overrides):
   assert jax.device_count() == 8
   config = small_config(**overrides)
@@ -136,6 +137,7 @@ def run_image_steps(config, num_devices, steps=2):
   return jax.device_get(state)
 
 
+@pytest.mark.quick
 def test_synchronized_batch_norm_makes_eight_devices_match_one():
   one = run_image_steps(image_config(True), 1)
   eight = run_image_steps(image_config(True), 8)

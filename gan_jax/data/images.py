@@ -1,8 +1,9 @@
 """Image datasets: any tfds image dataset by name, or a folder of images with one subfolder per class.
 
-Each process reads its own even share of the split (`tfds.even_splits`). Small datasets are
-decoded (and resized) into memory once, through tf.data; datasets larger than memory are read
-example by example from tfds's random-access ArrayRecord files (`config.dataset.read`). Either
+Each process reads its own even share of the split (`tfds.even_splits`). Datasets are read from
+tfds's random-access ArrayRecord files through its data sources, without TensorFlow: small ones
+decoded (and resized) into memory once, larger ones example by example (`config.dataset.read`);
+datasets stored as TFRecord are read into memory through tf.data, which needs TensorFlow. Either
 way the examples of a step are a pure function of (seed, step), the same in both modes, so a
 resumed run reads the same data. Images are scaled to [-1, 1]; labels are kept.
 """
@@ -35,8 +36,19 @@ def _network_reachable(urls: list[str], timeout: float = 3.0) -> bool:
   return True
 
 
+def tensorflow_missing() -> bool:
+  """Whether TensorFlow cannot be imported: training and evaluation do without it; only
+  preparing a tfds dataset, or reading one stored as TFRecord, needs it."""
+  import importlib.util
+  return importlib.util.find_spec('tensorflow') is None
+
+
+PREPARE_EXTRA = "pip install -e '.[prepare]'"
+
+
 def tfds_builder(name: str, data_dir: str | None, download: bool):
-  """The prepared builder of tfds dataset `name`; downloads it only when the network answers."""
+  """The prepared builder of tfds dataset `name`; downloads and prepares it (as ArrayRecord, which
+  is read without TensorFlow) only when the network answers."""
   import tensorflow_datasets as tfds
   try:
     builder = tfds.builder(name, data_dir=data_dir)
@@ -54,56 +66,133 @@ def tfds_builder(name: str, data_dir: str | None, download: bool):
   if not _network_reachable(list(builder.url_infos or {})):
     raise DataError(f"dataset '{name}' is not prepared in {where} and its download site is "
                     f'unreachable: {how}, or run where the network is reachable')
+  if tensorflow_missing():
+    raise DataError(f"dataset '{name}' is not prepared in {where}, and tfds prepares datasets "
+                    f'with TensorFlow, which is not installed: {PREPARE_EXTRA} once to prepare '
+                    'it (training then runs without TensorFlow)')
+  builder = tfds.builder(name, data_dir=data_dir, file_format='array_record')
   builder.download_and_prepare()
   return builder
 
 
-def _resize(images, size: int):
-  import tensorflow as tf
-  return tf.cast(tf.round(tf.clip_by_value(
-      tf.image.resize(images, (size, size), method='bilinear', antialias=True), 0, 255)), tf.uint8)
+@functools.lru_cache(maxsize=64)
+def _resize_weights(size_in: int, size_out: int) -> np.ndarray:
+  """[size_in, size_out] weights of antialiased bilinear resampling: a triangle kernel widened by
+  the shrink factor, normalized per output pixel (the weights of `jax.image.resize(...,
+  'bilinear', antialias=True)`)."""
+  scale = size_out / size_in
+  kernel_scale = max(1 / scale, 1.0)
+  centers = (np.arange(size_out) + 0.5) / scale - 0.5
+  weights = np.maximum(0, 1 - np.abs(centers[None, :] - np.arange(size_in)[:, None]) / kernel_scale)
+  return (weights / weights.sum(axis=0, keepdims=True)).astype(np.float32)
+
+
+def resize(images: np.ndarray, size: int) -> np.ndarray:
+  """uint8 images [..., H, W, C] resized to `size` square: antialiased bilinear, rounded. numpy,
+  so that images of any size are resized without a compile per shape."""
+  h, w = images.shape[-3:-1]
+  out = np.einsum('...hwc,hy,wx->...yxc', images.astype(np.float32), _resize_weights(h, size),
+                  _resize_weights(w, size), optimize=True)
+  return np.round(np.clip(out, 0, 255)).astype(np.uint8)
+
+
+def read_examples(source, indices: np.ndarray, image_size: int,
+                  num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+  """uint8 images [*indices.shape, H, W, C] and int32 labels of the examples at `indices` of a
+  tfds data source (images of different sizes are resized one by one before they are stacked)."""
+  examples = source.__getitems__([int(i) for i in np.ravel(indices)])
+  images = [e['image'] for e in examples]
+  if image_size and len({im.shape for im in images}) > 1:
+    images = np.stack([resize(im, image_size) for im in images])
+  else:
+    images = np.stack(images)
+    if image_size:
+      images = np.concatenate([resize(images[i:i + 4096], image_size)
+                               for i in range(0, len(images), 4096)])
+  labels = np.array([e['label'] if num_classes else 0 for e in examples], np.int32)
+  return (images.reshape(np.shape(indices) + images.shape[1:]), labels.reshape(np.shape(indices)))
+
+
+def tfds_share(name: str, split: str, process_index: int, process_count: int):
+  import tensorflow_datasets as tfds
+  try:
+    return tfds.even_splits(split, n=process_count, drop_remainder=True)[process_index]
+  except (ValueError, KeyError) as e:
+    raise DataError(f"config.dataset.split: '{split}' of '{name}': {e}") from None
+
+
+def data_source(name: str, split: str, data_dir: str | None, process_index: int = 0,
+                process_count: int = 1):
+  """tfds's random-access reader (no TensorFlow) of this process's share of an ArrayRecord-stored
+  split."""
+  import tensorflow_datasets as tfds
+  share = tfds_share(name, split, process_index, process_count)
+  try:
+    return tfds.data_source(name, split=share, data_dir=data_dir, download=False)
+  except (ValueError, KeyError) as e:
+    raise DataError(f"config.dataset.split: '{split}' of '{name}': {e}") from None
+
+
+def is_array_record(builder) -> bool:
+  import tensorflow_datasets as tfds
+  return builder.info.file_format == tfds.core.FileFormat.ARRAY_RECORD
+
+
+def require_tensorflow(name: str, builder) -> None:
+  """Stops with one line when a TFRecord-stored dataset is to be read without TensorFlow."""
+  if tensorflow_missing():
+    raise DataError(f"dataset '{name}' in {builder.data_dir} is stored as TFRecord, which only "
+                    'TensorFlow reads, and TensorFlow is not installed: prepare it again as '
+                    'ArrayRecord (python -m gan_jax.data.prepare, or tfds build --file_format '
+                    f'array_record), or {PREPARE_EXTRA}')
 
 
 def load_tfds(name: str, split: str, data_dir: str | None, image_size: int, download: bool,
               process_index: int, process_count: int) -> tuple[np.ndarray, np.ndarray, int]:
-  """(uint8 images [N, H, W, C], int32 labels [N], number of classes) of this process's share."""
-  import tensorflow as tf
-  import tensorflow_datasets as tfds
+  """(uint8 images [N, H, W, C], int32 labels [N], number of classes) of this process's share:
+  from ArrayRecord files through tfds's data source; from TFRecord files through tf.data (the
+  only reader of those, so it needs TensorFlow). Both give the same arrays."""
   builder = tfds_builder(name, data_dir, download)
   features = builder.info.features
   if 'image' not in features:
     raise DataError(f"config.dataset.name: tfds dataset '{name}' has no 'image' feature")
   num_classes = features['label'].num_classes if 'label' in features else 0
+  if is_array_record(builder):
+    source = data_source(name, split, data_dir, process_index, process_count)
+    images, labels = read_examples(source, np.arange(len(source)), image_size, num_classes)
+    return images, labels, num_classes
+  require_tensorflow(name, builder)
+  import tensorflow as tf
+  import tensorflow_datasets as tfds
   try:
-    shares = tfds.even_splits(split, n=process_count, drop_remainder=True)
-    ds = builder.as_dataset(split=shares[process_index], shuffle_files=False)
+    ds = builder.as_dataset(split=tfds_share(name, split, process_index, process_count),
+                            shuffle_files=False)
   except (ValueError, KeyError) as e:
     raise DataError(f"config.dataset.split: '{split}' of '{name}': {e}") from None
 
   def convert(example):
-    image = example['image']
-    if image_size:
-      image = _resize(image, image_size)
     label = example['label'] if num_classes else tf.constant(0, tf.int64)
-    return image, tf.cast(label, tf.int32)
+    return example['image'], tf.cast(label, tf.int32)
 
   ds = ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(4096)
   images, labels = zip(*tfds.as_numpy(ds))
-  return np.concatenate(images), np.concatenate(labels), num_classes
+  images = np.concatenate(images)
+  return (resize(images, image_size) if image_size else images), np.concatenate(labels), num_classes
 
 
 def decode_image_file(file: str, image_size: int = 0) -> np.ndarray:
-  """One image file as uint8 [H, W, 3] (resized to `image_size` square when given)."""
-  import tensorflow as tf
+  """One image file as uint8 [H, W, 3] (resized to `image_size` square when given); the first
+  frame of an animation."""
+  from PIL import Image, UnidentifiedImageError
   try:
-    image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
-  except tf.errors.OpError as e:  # Truncated, corrupt, or not an image despite its suffix.
-    reason = e.message.splitlines()[0][:100] if e.message else type(e).__name__
+    with Image.open(file) as image:
+      image = np.asarray(image.convert('RGB'))
+  except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    # Truncated, corrupt, or not an image despite its suffix.
+    reason = str(e).splitlines()[0][:100] if str(e) else type(e).__name__
     raise DataError(f'{file}: cannot be decoded as an image ({reason}); replace or remove it '
                     '(config.dataset.name)') from None
-  if image_size:
-    image = _resize(image, image_size)
-  return image.numpy()
+  return resize(image, image_size) if image_size else image
 
 
 def load_folder(path: str, image_size: int, process_index: int,
@@ -153,20 +242,15 @@ class StreamedImages:
 
   def __init__(self, name: str, split: str, data_dir: str | None, image_size: int, download: bool,
                process_index: int, process_count: int):
-    import tensorflow_datasets as tfds
     builder = tfds_builder(name, data_dir, download)
-    if builder.info.file_format != tfds.core.FileFormat.ARRAY_RECORD:
+    if not is_array_record(builder):
       raise DataError(f"config.dataset.read: '{name}' in {builder.data_dir} is stored as "
                       f'{builder.info.file_format.value}; streaming reads random-access '
                       'ArrayRecord files: prepare it with --file_format array_record '
                       '(python -m gan_jax.data.prepare, or tfds build), or read it into memory')
     features = builder.info.features
     self.num_classes = features['label'].num_classes if 'label' in features else 0
-    try:
-      share = tfds.even_splits(split, n=process_count, drop_remainder=True)[process_index]
-      self.source = tfds.data_source(name, split=share, data_dir=data_dir, download=False)
-    except (ValueError, KeyError) as e:
-      raise DataError(f"config.dataset.split: '{split}' of '{name}': {e}") from None
+    self.source = data_source(name, split, data_dir, process_index, process_count)
     self.image_size = image_size
     shape = tuple(features['image'].shape)
     self.shape = (image_size, image_size, shape[-1]) if image_size else shape
@@ -176,12 +260,7 @@ class StreamedImages:
 
   def take(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images [*indices.shape, H, W, C] and int32 labels of the examples at `indices`."""
-    examples = self.source.__getitems__([int(i) for i in indices.ravel()])
-    images = np.stack([e['image'] for e in examples])
-    if self.image_size:
-      images = np.asarray(_resize(images, self.image_size))
-    labels = np.array([e['label'] if self.num_classes else 0 for e in examples], np.int32)
-    return (images.reshape(indices.shape + images.shape[1:]), labels.reshape(indices.shape))
+    return read_examples(self.source, indices, self.image_size, self.num_classes)
 
 
 def streams(name: str, split: str, data_dir: str | None, image_size: int, download: bool,
@@ -191,8 +270,8 @@ def streams(name: str, split: str, data_dir: str | None, image_size: int, downlo
   larger ones in other formats are read into memory, as before)."""
   if read != 'auto' or name == STACKED_MNIST or name.startswith('folder:'):
     return read == 'stream'
-  import tensorflow_datasets as tfds
-  info = tfds_builder(name, data_dir, download).info
+  builder = tfds_builder(name, data_dir, download)
+  info = builder.info
   shape = info.features['image'].shape
   size = image_size * image_size * shape[-1] if image_size else np.prod(
       [n or 256 for n in shape])  # unknown sizes: as if 256
@@ -200,8 +279,7 @@ def streams(name: str, split: str, data_dir: str | None, image_size: int, downlo
     count = info.splits[split].num_examples // process_count
   except (KeyError, ValueError):
     return False  # A bad split is reported by the reader.
-  return (count * size > STREAM_ABOVE_BYTES and
-          info.file_format == tfds.core.FileFormat.ARRAY_RECORD)
+  return count * size > STREAM_ABOVE_BYTES and is_array_record(builder)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,40 +36,48 @@ def div2k_scale(name: str) -> int:
   return int(config.rpartition('_x')[2])
 
 
+def _crop(image: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
+  """image[top:top + size, left:left + size], zero-padded below and right where it runs out."""
+  part = image[top:top + size, left:left + size]
+  return np.pad(part, ((0, size - part.shape[0]), (0, size - part.shape[1]), (0, 0)))
+
+
+def div2k_crops(lr: np.ndarray, hr: np.ndarray, image_size: int,
+                scale: int) -> tuple[np.ndarray, np.ndarray]:
+  """The central (image_size / scale)-square crop of a low-resolution image, and the crop of its
+  high-resolution version covering the same pixels."""
+  small = image_size // scale
+  top, left = max((lr.shape[0] - small) // 2, 0), max((lr.shape[1] - small) // 2, 0)
+  return _crop(lr, top, left, small), _crop(hr, top * scale, left * scale, image_size)
+
+
 def load_div2k(name: str, split: str, data_dir: str | None, image_size: int, download: bool,
                scale: int, process_index: int = 0,
                process_count: int = 1) -> tuple[np.ndarray, np.ndarray]:
   """(sources, targets) uint8: the central `image_size` crop of each high-resolution image and
   the crop of its low-resolution version that covers the same pixels. 2K images of different
   sizes cannot be stacked whole; a crop keeps the dataset in memory."""
-  import tensorflow as tf
-  import tensorflow_datasets as tfds
-  from gan_jax.data.images import tfds_builder
+  from gan_jax.data import images
   if scale != div2k_scale(name):
     raise DataError(f'config.dataset.scale: {scale}, but {name} is downsampled '
                     f'{div2k_scale(name)}x; set it to {div2k_scale(name)}')
   if not image_size or image_size % scale:
     raise DataError(f'config.dataset.image_size: {name} holds 2K images of different sizes; give '
                     f'the size of the central crop to train on, a multiple of {scale}')
-  builder = tfds_builder(name, data_dir, download)
-  try:
-    shares = tfds.even_splits(split, n=process_count, drop_remainder=True)
-    ds = builder.as_dataset(split=shares[process_index], shuffle_files=False)
-  except (ValueError, KeyError) as e:
-    raise DataError(f"config.dataset.split: '{split}' of '{name}': {e}") from None
-  small = image_size // scale
-
-  def crop(example):
-    lr, hr = example['lr'], example['hr']
-    top, left = (tf.shape(lr)[0] - small) // 2, (tf.shape(lr)[1] - small) // 2
-    lr = tf.image.resize_with_crop_or_pad(lr, small, small)
-    top = tf.clip_by_value(top * scale, 0, tf.maximum(tf.shape(hr)[0] - image_size, 0))
-    left = tf.clip_by_value(left * scale, 0, tf.maximum(tf.shape(hr)[1] - image_size, 0))
-    hr = hr[top:, left:]
-    return lr, tf.image.resize_with_crop_or_pad(hr, image_size, image_size)
-
-  sources, targets = zip(*tfds.as_numpy(ds.map(crop).batch(256)))
-  return np.concatenate(sources), np.concatenate(targets)
+  builder = images.tfds_builder(name, data_dir, download)
+  if images.is_array_record(builder):
+    source = images.data_source(name, split, data_dir, process_index, process_count)
+    examples = (source[i] for i in range(len(source)))
+  else:
+    import tensorflow_datasets as tfds
+    images.require_tensorflow(name, builder)
+    share = images.tfds_share(name, split, process_index, process_count)
+    try:
+      examples = tfds.as_numpy(builder.as_dataset(split=share, shuffle_files=False))
+    except (ValueError, KeyError) as e:
+      raise DataError(f"config.dataset.split: '{split}' of '{name}': {e}") from None
+  sources, targets = zip(*(div2k_crops(e['lr'], e['hr'], image_size, scale) for e in examples))
+  return np.stack(sources), np.stack(targets)
 
 
 def luma(images: np.ndarray) -> np.ndarray:

@@ -2,6 +2,10 @@
 
   python -m gan_jax.data.prepare --raw DIR --data_dir ~/tensorflow_datasets
 
+Preparing a dataset is the one step that needs TensorFlow (tfds extracts and encodes with it):
+`pip install -e '.[prepare]'`. The ArrayRecord files it writes (the default) are then read for
+training and evaluation without TensorFlow.
+
 tfds reuses a download found under `download_dir/get_dl_fname(url, sha256)` when an INFO file
 lies beside it. This places each verified raw file there (for cifar10, the `.tar.gz` of
 `cifar-10-batches-bin/` that tfds downloads), then lets tfds build the dataset as usual.
@@ -78,10 +82,11 @@ def place_downloads(name: str, raw_dir: str, download_dir: str) -> list[str]:
   return placed
 
 
-def prepare(name: str, raw_dir: str, data_dir: str, file_format: str = 'tfrecord') -> str:
-  """Builds tfds dataset `name` in `data_dir` from the raw files in `raw_dir`, as `file_format`
-  (tfrecord, read whole into memory; or array_record, which can also be read example by example,
-  `config.dataset.read = 'stream'`); returns its path."""
+def prepare(name: str, raw_dir: str, data_dir: str, file_format: str = 'array_record') -> str:
+  """Builds tfds dataset `name` in `data_dir` from the raw files in `raw_dir`, as `file_format`:
+  array_record (random access, read without TensorFlow, in memory or example by example with
+  `config.dataset.read = 'stream'`) or tfrecord (read into memory through tf.data, which needs
+  TensorFlow); returns its path."""
   import tensorflow_datasets as tfds
 
   download_dir = os.path.join(data_dir, 'downloads')
@@ -97,10 +102,15 @@ def main(argv: list[str] | None = None) -> None:
                       'cifar-10-batches-bin/')
   parser.add_argument('--data_dir', required=True, help='the tfds data directory to build into')
   parser.add_argument('--datasets', default='mnist,fashion_mnist,cifar10')
-  parser.add_argument('--file_format', default='tfrecord', choices=('tfrecord', 'array_record'),
-                      help='array_record: random access, for config.dataset.read=stream')
+  parser.add_argument('--file_format', default='array_record', choices=('array_record', 'tfrecord'),
+                      help='array_record (default): random access, read without TensorFlow; '
+                      'tfrecord: read through tf.data, which needs TensorFlow')
   args = parser.parse_args(argv)
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  from gan_jax.data.images import PREPARE_EXTRA, tensorflow_missing
+  if tensorflow_missing():
+    sys.exit(f'error: preparing a tfds dataset needs TensorFlow, which is not installed: '
+             f'{PREPARE_EXTRA}')
   for name in args.datasets.split(','):
     start = time.time()
     try:

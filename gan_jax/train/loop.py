@@ -16,7 +16,7 @@ import jax
 import ml_collections
 import numpy as np
 from absl import logging
-from clu import metric_writers, periodic_actions
+from clu import parameter_overview
 from jax.sharding import Mesh
 
 from gan_jax import data, figures, metrics, models, parallel
@@ -28,7 +28,7 @@ from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler, make_preview_sampler
 from gan_jax.train.state import GANState, initial_state, param_count, seed_state
 from gan_jax.train.step import make_train_step
-from gan_jax.train.writers import JsonlWriter
+from gan_jax.train.writers import MetricWriter, Progress, create_writer
 
 
 def _flatten(config: ml_collections.ConfigDict, prefix: str = '') -> dict[str, Any]:
@@ -67,7 +67,7 @@ class Preview:
       labels = inputs.preview_labels(self.rows, cols) if conditional else None
       self.sample = make_preview_sampler(config, generator, self.rows * cols, labels)
 
-  def __call__(self, state: GANState, writer: metric_writers.MetricWriter) -> dict[str, float]:
+  def __call__(self, state: GANState, writer: MetricWriter) -> dict[str, float]:
     step = int(state.step)
     scores = {}
     if self.translations is not None and self.cycle:
@@ -286,16 +286,18 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
   state = parallel.replicate(state, mesh)
 
   is_main = jax.process_index() == 0
-  writer = metric_writers.create_default_writer(workdir, just_logging=not is_main)
+  writer = create_writer(workdir, is_main, start_step)
   jsonl_path = os.path.join(workdir, 'metrics.jsonl')
   if is_main:
-    writer = metric_writers.MultiWriter([writer, JsonlWriter(jsonl_path, start_step)])
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       f.write(config.to_json_best_effort(indent=2))
     with open(os.path.join(workdir, 'shapes.json'), 'w') as f:  # What the networks were built for.
       json.dump(nets.shapes, f)
   if start_step == 0:
     writer.write_hparams(_flatten(config))
+  for side, params in (('Generator', state.g_params), ('Discriminator', state.d_params)):
+    parameter_overview.log_parameter_overview(params, include_stats=False, msg=f'{side}s:',
+                                              jax_logging_process=0)
   logging.info('Generator: %d parameters; discriminator: %d; %d devices; %d seeds.',
                param_count(state.g_params) // len(run_seeds),
                param_count(state.d_params) // len(run_seeds), jax.device_count(), len(run_seeds))
@@ -307,8 +309,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
   batches = seeds.SeedBatches(dataset, run_seeds) if many else dataset
   per_seed = lambda state: ([seed_state(state, i) for i in range(len(run_seeds))] if many
                             else [state])
-  report = periodic_actions.ReportProgress(num_train_steps=config.num_steps, writer=writer,
-                                           every_steps=config.log_every, every_secs=None)
+  report = Progress(writer, config.num_steps, config.log_every)
   eval_scalars: dict[str, float] = {}
   start_time = time.time()
   try:
