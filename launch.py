@@ -89,8 +89,11 @@ def train(config, workdir: str) -> int:
   # Orbax reports every save at INFO; keep its warnings and errors only.
   logging.get_absl_handler().addFilter(
       lambda r: r.levelno >= 30 or '/orbax/' not in r.pathname)
+  from gan_jax.parallel import accelerator_notice
   logging.info('Process %d of %d; devices: %s', jax.process_index(), jax.process_count(),
                jax.devices())
+  if jax.process_index() == 0 and (notice := accelerator_notice()):
+    print(f'warning: {notice}', file=sys.stderr)
   config.lock()  # From here on, nothing adds a field by mistake.
   try:
     result = train_and_evaluate(config, workdir)

@@ -10,6 +10,7 @@ from typing import Any
 import ml_collections
 
 from gan_jax import data, losses, models
+from gan_jax.parallel import bf16_missing
 from gan_jax.errors import ConfigError
 from gan_jax.metrics import evaluators, modes
 
@@ -249,6 +250,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
   for path in ('g_b1', 'g_b2', 'd_b1', 'd_b2'):
     if not 0.0 <= config.optim[path] < 1.0:
       raise ConfigError(f'config.optim.{path}: must be in [0, 1), got {config.optim[path]}')
+
+
+def check_precision(config: ml_collections.ConfigDict, devices) -> None:
+  """bf16 only where the devices have bfloat16 arithmetic."""
+  if config.precision == 'bf16' and (why := bf16_missing(devices)):
+    raise ConfigError(f"config.precision: bf16, but {why}; use --config.precision=f32")
 
 
 def check_devices(config: ml_collections.ConfigDict, num_devices: int) -> None:

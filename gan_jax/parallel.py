@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import numpy as np
@@ -36,6 +36,35 @@ def initialize_distributed(coordinator_address: str | None = None,
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')
   jax.distributed.initialize(coordinator_address=coordinator_address,
                              num_processes=num_processes, process_id=process_id)
+
+
+def bf16_missing(devices: Sequence[Any]) -> str | None:
+  """Why `devices` cannot do bfloat16 arithmetic, or None when they can. XLA runs bf16 on every
+  CPU and TPU; NVIDIA GPUs have bf16 units from compute capability 8.0 (Ampere) on."""
+  device = devices[0]
+  capability = getattr(device, 'compute_capability', None)
+  if device.platform in ('gpu', 'cuda') and capability and float(capability) < 8.0:
+    return (f'{device.device_kind} (compute capability {capability}) has no bfloat16 units; bf16 '
+            'needs compute capability 8.0 or newer (A100, A10, L4, H100, RTX 30xx and later)')
+  if device.platform.lower() == 'metal':
+    return "Apple's Metal plugin for jax has no bfloat16"
+  return None
+
+
+def accelerator_notice() -> str | None:
+  """A line for the user when an accelerator runtime is installed but jax found no accelerator
+  and fell back to the CPU (e.g. gan_jax's [tpu] extra on a machine without TPUs)."""
+  import importlib.util
+  if jax.default_backend() != 'cpu':
+    return None
+  if importlib.util.find_spec('libtpu') is not None:
+    return ("the TPU runtime (libtpu, from gan_jax's [tpu] extra) is installed, but jax found no "
+            'TPU: training on the CPU. On a TPU VM, check that no other process holds the TPU '
+            '(e.g. `sudo lsof -w /dev/accel*`); elsewhere, install gan_jax without [tpu]')
+  if any(importlib.util.find_spec(f'jax_cuda{v}_plugin') is not None for v in (12, 13)):
+    return ("jax's CUDA plugin (gan_jax's [cuda] extra) is installed, but jax found no usable GPU: "
+            'training on the CPU. Check `nvidia-smi` (CUDA 13 wheels need driver 580 or newer)')
+  return None
 
 
 def make_mesh() -> Mesh:

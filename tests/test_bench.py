@@ -1,5 +1,6 @@
 """bench/step_speed.py: a table row for an experiment, and one error line for bad input."""
 
+import json
 import os
 import subprocess
 import sys
@@ -134,3 +135,25 @@ def test_checkpoint_speed_bad_config_is_one_error_line():
   assert result.returncode != 0 and 'Traceback' not in result.stderr, result.stderr[-2000:]
   error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert len(error_lines) == 1 and "'pakc'" in error_lines[0], result.stderr[-2000:]
+
+
+def test_device_check_smoke_prints_one_table(tmp_path):
+  """bench/device_check.py at --smoke sizes, on this CPU: every part of the GPU check runs."""
+  env = dict(os.environ, XLA_FLAGS=os.environ['XLA_FLAGS'].replace(
+      'device_count=8', 'device_count=1'))  # as on a machine with one GPU
+  run = lambda *args: subprocess.run([sys.executable, 'bench/device_check.py', *args], cwd=ROOT,
+                                     env=env, capture_output=True, text=True, timeout=600)
+  result = run('--smoke', '--json', str(tmp_path / 'check.json'))
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.startswith('# gan_jax device check: 1 x cpu')
+  with open(tmp_path / 'check.json') as f:
+    rows = json.load(f)['rows']
+  parts = [r['part'] for r in rows]
+  assert parts == ['step = CPU step', 'train step', 'train step', 'FID features',
+                   'PacGAN Table 1', 'PacGAN Table 1']
+  assert rows[0]['ok'] and {r['precision'] for r in rows[1:3]} == {'f32', 'bf16'}
+  assert all(r['s_per_step'] > 0 and 0 < r['mfu'] for r in rows[1:3])
+  assert rows[3]['images_per_s'] > 0 and 'h of training' in rows[-1]['result']
+  assert result.stdout.count('\n| ') == len(rows) + 1  # the header row and one row each
+  result = run('--budget_s', '0')
+  assert result.returncode == 2 and result.stderr.startswith('error: --budget_s: 0;')

@@ -2,6 +2,8 @@
 parameters, optimizer states, losses and metrics stay float32; every family's losses stay
 finite and close to float32's over two steps."""
 
+import os
+
 import jax
 import numpy as np
 import pytest
@@ -70,3 +72,45 @@ def test_unknown_precision_names_the_field():
   config.precision = 'fp8'
   with pytest.raises(ConfigError, match="config.precision: 'fp8'; use one of"):
     validate(config)
+
+
+def test_bf16_where_the_devices_have_no_bfloat16_is_one_error_line(tmp_path, capsys, monkeypatch):
+  import types
+  import launch
+  from experiments import gan_grid
+  from gan_jax.config import check_precision
+  from test_bad_input import one_error_line
+  t4 = types.SimpleNamespace(platform='gpu', device_kind='Tesla T4', compute_capability='7.5')
+  h100 = types.SimpleNamespace(platform='gpu', device_kind='NVIDIA H100 80GB HBM3',
+                               compute_capability='9.0')
+  config = gan_grid.get_config('runlocal')
+  config.precision, config.batch_size = 'bf16', 96  # 8 devices here
+  check_precision(config, [h100])
+  check_precision(config, jax.devices())  # this CPU
+  config.precision = 'f32'
+  check_precision(config, [t4])
+  config.precision = 'bf16'
+  monkeypatch.setattr(jax, 'devices', lambda *args: [t4])
+  assert launch.train(config, str(tmp_path / 'run')) == 1
+  assert one_error_line(capsys.readouterr().err) == (
+      'error: config.precision: bf16, but Tesla T4 (compute capability 7.5) has no bfloat16 '
+      'units; bf16 needs compute capability 8.0 or newer (A100, A10, L4, H100, RTX 30xx and '
+      'later); use --config.precision=f32')
+  assert not os.path.exists(tmp_path / 'run')
+
+
+def test_an_accelerator_runtime_without_its_accelerator_falls_back_with_a_warning(monkeypatch):
+  import importlib.util
+  from gan_jax import parallel
+  real_find_spec = importlib.util.find_spec
+  installed = set()
+  monkeypatch.setattr(importlib.util, 'find_spec',
+                      lambda name, *a: object() if name in installed else real_find_spec(name, *a))
+  assert parallel.accelerator_notice() is None  # this CPU, no accelerator runtime installed
+  installed.add('libtpu')
+  assert parallel.accelerator_notice().startswith(
+      "the TPU runtime (libtpu, from gan_jax's [tpu] extra) is installed, but jax found no TPU: "
+      'training on the CPU')
+  installed.clear()
+  installed.add('jax_cuda13_plugin')
+  assert 'found no usable GPU: training on the CPU' in parallel.accelerator_notice()

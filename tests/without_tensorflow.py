@@ -1,6 +1,7 @@
-"""Runs experiments as `launch.py` does, in a process where TensorFlow cannot be imported.
+"""Runs experiments as `launch.py` does, in a process where TensorFlow cannot be imported
+(or, with --keep, where it can), and says which TensorFlow modules were loaded.
 
-  python tests/without_tensorflow.py DATA_DIR EXPERIMENT:ARG WORKDIR [EXPERIMENT:ARG WORKDIR ...]
+  python tests/without_tensorflow.py [--keep] DATA_DIR EXPERIMENT:ARG WORKDIR [EXPERIMENT:ARG WORKDIR ...]
 
 TensorFlow stays installed in the test environment, so it is hidden the way an uninstalled package
 is: the path finder no longer finds it (`import tensorflow` raises ModuleNotFoundError and
@@ -40,11 +41,15 @@ def config_for(experiment: str, data_dir: str):
 
 
 if __name__ == '__main__':
-  hide_tensorflow()
+  args = sys.argv[1:]
+  if args[0] == '--keep':
+    args = args[1:]
+  else:
+    hide_tensorflow()
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   sys.path.insert(0, root)
   import launch
-  data_dir, *runs = sys.argv[1:]
+  data_dir, *runs = args
   for experiment, workdir in zip(runs[::2], runs[1::2]):
     if launch.train(config_for(experiment, data_dir), workdir):
       sys.exit(1)

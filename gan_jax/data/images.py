@@ -147,11 +147,22 @@ def require_tensorflow(name: str, builder) -> None:
                     f'array_record), or {PREPARE_EXTRA}')
 
 
+@functools.lru_cache(maxsize=8)
 def load_tfds(name: str, split: str, data_dir: str | None, image_size: int, download: bool,
               process_index: int, process_count: int) -> tuple[np.ndarray, np.ndarray, int]:
   """(uint8 images [N, H, W, C], int32 labels [N], number of classes) of this process's share:
   from ArrayRecord files through tfds's data source; from TFRecord files through tf.data (the
-  only reader of those, so it needs TensorFlow). Both give the same arrays."""
+  only reader of those, so it needs TensorFlow). Both give the same arrays. Decoded once per
+  process (a run, its evaluators and its previews share them), so read-only."""
+  images, labels, num_classes = _load_tfds(name, split, data_dir, image_size, download,
+                                           process_index, process_count)
+  images.setflags(write=False)
+  labels.setflags(write=False)
+  return images, labels, num_classes
+
+
+def _load_tfds(name: str, split: str, data_dir: str | None, image_size: int, download: bool,
+               process_index: int, process_count: int) -> tuple[np.ndarray, np.ndarray, int]:
   builder = tfds_builder(name, data_dir, download)
   features = builder.info.features
   if 'image' not in features:

@@ -20,7 +20,7 @@ from clu import parameter_overview
 from jax.sharding import Mesh
 
 from gan_jax import data, figures, metrics, models, parallel
-from gan_jax.config import check_devices, validate
+from gan_jax.config import check_devices, check_precision, validate
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
 from gan_jax.train import families, inputs, seeds
@@ -236,6 +236,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   """
   validate(config)
   check_devices(config, jax.device_count())
+  check_precision(config, jax.devices())
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise WorkdirError(f'--workdir {workdir}: is a file, not a folder; give a new folder, or the '
                        'folder of a run to resume')

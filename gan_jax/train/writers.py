@@ -1,8 +1,8 @@
 """Where a run's logs go: the console, TensorBoard event files and `metrics.jsonl`.
 
 clu's metric writers import TensorFlow (its TensorBoard writer is tf.summary's), and training must
-run where TensorFlow is not installed; so the event files are written with TensorBoard's own
-TensorFlow-free `EventFileWriter` and summary protos, and the writers share the small interface of
+neither need nor import TensorFlow; so the event files are written with TensorBoard's summary
+protos and record framing on a plain file, and the writers share the small interface of
 clu's `MetricWriter` (write_scalars, write_images, write_texts, write_hparams, flush, close).
 """
 
@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import socket
 import time
 from typing import Any, Mapping, Sequence
 
@@ -69,13 +70,21 @@ class TensorBoardWriter(MetricWriter):
   the config as the HParams plugin's session summary."""
 
   def __init__(self, logdir: str):
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-    self._events = EventFileWriter(logdir)
+    # TensorBoard's own EventFileWriter opens files through `tensorboard.compat.tf`, which imports
+    # TensorFlow wherever it is installed; its RecordWriter frames records on a plain file.
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+    name = f'events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.0'
+    self._records = RecordWriter(open(os.path.join(logdir, name), 'ab'))
+    self._write(event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2'))
+
+  def _write(self, event) -> None:
+    self._records.write(event.SerializeToString())
 
   def _add(self, step: int, values: Sequence[Any]) -> None:
     from tensorboard.compat.proto import event_pb2, summary_pb2
-    self._events.add_event(event_pb2.Event(wall_time=time.time(), step=int(step),
-                                           summary=summary_pb2.Summary(value=list(values))))
+    self._write(event_pb2.Event(wall_time=time.time(), step=int(step),
+                                summary=summary_pb2.Summary(value=list(values))))
 
   def write_scalars(self, step, scalars):
     from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
@@ -115,14 +124,14 @@ class TensorBoardWriter(MetricWriter):
     from tensorboard.plugins.hparams import summary_v2
     values = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
               for k, v in hparams.items()}
-    self._events.add_event(event_pb2.Event(wall_time=time.time(), step=0,
-                                           summary=summary_v2.hparams_pb(values)))
+    self._write(event_pb2.Event(wall_time=time.time(), step=0, summary=summary_v2.hparams_pb(values)))
 
   def flush(self):
-    self._events.flush()
+    self._records.flush()
 
   def close(self):
-    self._events.close()
+    if not self._records.closed:
+      self._records.close()
 
 
 class JsonlWriter(MetricWriter):
