@@ -194,7 +194,8 @@ def time_inception(device, batch: int, iters: int, rows: list[dict]) -> None:
 
 def pacgan(seconds_left: float, smoke: bool, rows: list[dict]) -> None:
   """The toy protocol at the largest length that fits, and the full protocol extrapolated."""
-  from pacgan_modes import fmt, run_cell
+  from gan_jax.reproduce import mean_se as fmt
+  from gan_jax.reproduce.pacgan_table1 import run_cell
   from absl import logging
   logging.set_verbosity(logging.WARNING)
   seeds = 2 if smoke else 10

@@ -1,0 +1,80 @@
+"""Paper figures and tables as commands: `python -m gan_jax.reproduce NAME [--budget B] [--out DIR]`.
+
+Each NAME is one module here declaring the paper, the figure or table, the published numbers, the
+budgets it offers (`short`: minutes on 2 CPU cores; `full`: the paper's protocol) and a
+`reproduce(budget, out)` that trains through the ordinary config and loop machinery (reusing
+finished workdirs under `out/runs/`) and returns a `Report`: our values beside the published
+ones, the figures, the protocol and the exact commands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1')
+BUDGETS = ('short', 'medium', 'full')
+
+
+@dataclasses.dataclass
+class Report:
+  """What one figure writes: a table (our value beside the published one), figures, protocol."""
+  title: str                              # the paper and its figure or table
+  columns: list[str]
+  rows: list[list[Any]]
+  protocol: str                           # how our numbers were computed
+  commands: list[str]                     # what reproduces them
+  figures: dict[str, Any] = dataclasses.field(default_factory=dict)  # file stem -> matplotlib Figure
+  checks: dict[str, bool] = dataclasses.field(default_factory=dict)  # published claim -> holds here
+
+  def markdown(self) -> str:
+    lines = [f'# {self.title}', '', '| ' + ' | '.join(self.columns) + ' |',
+             '|' + '---|' * len(self.columns)]
+    lines += ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in self.rows]
+    if self.checks:
+      lines += ['', 'The published claims, checked on these runs:', '']
+      lines += [f'- {"holds" if ok else "DOES NOT HOLD"}: {claim}' for claim, ok in self.checks.items()]
+    lines += ['', '## Protocol', '', self.protocol, '', '## Commands', '', '```', *self.commands, '```']
+    if self.figures:
+      lines += ['', *[f'![{stem}]({stem}.png)' for stem in self.figures]]
+    return '\n'.join(lines) + '\n'
+
+  def write(self, out: str, name: str) -> str:
+    """Writes NAME.md and the figures' PNGs into `out`; returns the markdown's path."""
+    os.makedirs(out, exist_ok=True)
+    for stem, figure in self.figures.items():
+      figure.savefig(os.path.join(out, f'{stem}.png'), dpi=110, bbox_inches='tight')
+    path = os.path.join(out, f'{name}.md')
+    with open(path, 'w') as f:
+      f.write(self.markdown())
+    return path
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def experiment(name: str):
+  """The config module `experiments/<name>.py` of this checkout (figures run its experiments)."""
+  if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+  return importlib.import_module(f'experiments.{name}')
+
+
+def module(name: str):
+  """The module of figure `name` (one of NAMES)."""
+  return importlib.import_module(f'gan_jax.reproduce.{name}')
+
+
+def mean_se(values, scale: float = 1.0, digits: int = 2) -> str:
+  """'mean ± standard error' of the finite values (s.e. = sample s.d. / sqrt(n))."""
+  values = np.asarray(values, np.float64)
+  values = values[np.isfinite(values)] * scale
+  if not len(values):
+    return 'n/a'
+  se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+  return f'{values.mean():.{digits}f} ± {se:.{digits}f}'

@@ -1,0 +1,96 @@
+"""`python -m gan_jax.reproduce`: each figure at tiny settings, its published claims, bad input."""
+
+import os
+
+import numpy as np
+import pytest
+
+from gan_jax import reproduce
+from gan_jax.reproduce import __main__ as cli
+from gan_jax.reproduce import dirac_gan, equilibrium, pacgan_table1
+from test_bad_input import one_error_line
+
+
+def test_list_names_every_figure(capsys):
+  assert cli.main(['--list']) == 0
+  out = capsys.readouterr().out
+  for name in reproduce.NAMES:
+    assert f'| {name} | {reproduce.module(name).PAPER} |' in out
+
+
+def test_dirac_gan_outcomes_are_the_papers_theorems(tmp_path, capsys):
+  """Mescheder et al. 2018: unregularized GAN and WGAN do not converge (simultaneous updates
+  spiral out, alternating ones circle), nor does WGAN-GP; instance noise and R1 converge."""
+  assert cli.main(['dirac_gan', '--out', str(tmp_path)]) == 0
+  assert {'dirac_gan.md', 'dirac_gan.png'} <= set(os.listdir(tmp_path))
+  markdown = (tmp_path / 'dirac_gan.md').read_text()
+  assert '## Protocol' in markdown and 'python -m gan_jax.reproduce dirac_gan' in markdown
+  assert 'DOES NOT HOLD' not in markdown
+  steps = dirac_gan.STEPS['short']
+  outcome = lambda game, alternating: dirac_gan.outcome(np.asarray(dirac_gan.trajectory(
+      *next(g[1:4] for g in dirac_gan.GAMES if g[0] == game), alternating, steps)))
+  assert outcome('GAN', False) == 'diverges' and outcome('GAN', True) == 'circles'
+  assert outcome('WGAN', False) == 'diverges' and outcome('WGAN', True) == 'circles'
+  assert outcome('WGAN-GP', False) != 'converges' and outcome('WGAN-GP', True) != 'converges'
+  for game in ('instance noise', 'R1'):
+    assert outcome(game, False) == outcome(game, True) == 'converges'
+  # The step size matters: R1's convergence is for small enough steps (Theorem 4.1).
+  big_steps = dirac_gan.trajectory('minimax', 'r1', 1.0, False, steps, step_size=3.0)
+  assert dirac_gan.outcome(np.asarray(big_steps)) != 'converges'
+
+
+def test_pacgan_table1_at_tiny_settings(tmp_path, capsys, monkeypatch):
+  paper_config = pacgan_table1.cell_config
+
+  def cell_config(*args):  # The paper's batch of 100 does not split over the tests' 8 devices.
+    config = paper_config(*args)
+    config.batch_size = 96
+    return config
+  monkeypatch.setattr(pacgan_table1, 'cell_config', cell_config)
+  monkeypatch.setitem(pacgan_table1.PROTOCOLS, 'short', (0.004, 2, (1, 2), ('grid',)))
+  assert cli.main(['pacgan_table1', '--out', str(tmp_path)]) == 0
+  markdown = (tmp_path / 'pacgan_table1.md').read_text()
+  assert '| grid | GAN | ' in markdown and '| grid | PacGAN2 | ' in markdown
+  assert '17.3 ± 0.8, 94.8 ± 0.7, 0.70 ± 0.07' in markdown  # published, beside ours
+  assert 'covers more modes than GAN' in markdown
+  assert os.path.isfile(tmp_path / 'pacgan_table1.png')
+  runs = sorted(os.listdir(tmp_path / 'runs'))
+  assert runs == ['grid_pack1_0.004ep_2seeds', 'grid_pack2_0.004ep_2seeds']
+  log = tmp_path / 'runs' / runs[0] / 'metrics.jsonl'
+  before = log.read_text()
+  assert cli.main(['pacgan_table1', '--out', str(tmp_path)]) == 0  # finished runs are read back
+  assert log.read_text() == before
+  assert os.listdir(tmp_path / 'runs' / runs[0] / 'checkpoints') == ['4']
+
+
+def test_equilibrium_at_tiny_settings(tmp_path, monkeypatch):
+  paper_config = equilibrium.run_config
+
+  def run_config(*args):  # The paper's batch of 100 does not split over the tests' 8 devices.
+    config = paper_config(*args)
+    config.batch_size = 96
+    return config
+  monkeypatch.setattr(equilibrium, 'run_config', run_config)
+  monkeypatch.setitem(equilibrium.PROTOCOLS, 'short', (40, 2, 2))
+  report = equilibrium.reproduce('short', str(tmp_path))
+  assert [row[0] for row in report.rows] == [20, 40]  # one row per checkpoint
+  for row in report.rows:  # D is a probability, mean ± s.e. over the 2 seeds
+    for cell in row[1:3]:
+      assert 0 <= float(cell.split(' ± ')[0]) <= 1
+  assert report.rows[-1][-1] == '½ at the equilibrium'
+  assert len(report.checks) == 1 and 'within 0.1 of ½' in next(iter(report.checks))
+  path = report.write(str(tmp_path), 'equilibrium')
+  assert os.path.isfile(tmp_path / 'equilibrium.png') and 'num_seeds=2' in open(path).read()
+
+
+@pytest.mark.parametrize('args,message', [
+    (['dirac', '--out', '{tmp}/o'], "error: unknown figure 'dirac'; known: dirac_gan, "),
+    (['dirac_gan', '--budget', 'medium', '--out', '{tmp}/o'],
+     'error: --budget medium: dirac_gan offers short, full'),
+    (['dirac_gan', '--out', '{tmp}/file'], 'is a file; give a folder'),
+])
+def test_bad_input_is_one_error_line(tmp_path, capsys, args, message):
+  (tmp_path / 'file').write_text('not a folder')
+  assert cli.main([a.format(tmp=tmp_path) for a in args]) == 1
+  assert message in one_error_line(capsys.readouterr().err)
+  assert not os.path.exists(tmp_path / 'o')
