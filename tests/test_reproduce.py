@@ -7,7 +7,7 @@ import pytest
 
 from gan_jax import reproduce
 from gan_jax.reproduce import __main__ as cli
-from gan_jax.reproduce import dirac_gan, equilibrium, pacgan_table1
+from gan_jax.reproduce import dirac_gan, discriminator_features, equilibrium, pacgan_table1
 from test_bad_input import one_error_line
 
 
@@ -81,6 +81,33 @@ def test_equilibrium_at_tiny_settings(tmp_path, monkeypatch):
   assert len(report.checks) == 1 and 'within 0.1 of ½' in next(iter(report.checks))
   path = report.write(str(tmp_path), 'equilibrium')
   assert os.path.isfile(tmp_path / 'equilibrium.png') and 'num_seeds=2' in open(path).read()
+
+
+def test_discriminator_features_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
+  monkeypatch.setenv('TFDS_DATA_DIR', tfds_dir)
+  monkeypatch.setitem(discriminator_features.PROTOCOLS, 'short', (4, (2, 5), 2))
+  report = discriminator_features.reproduce('short', str(tmp_path))
+  assert [row[0] for row in report.rows] == [2, 5]
+  for row in report.rows:  # test accuracies (%) of pixels, random D, trained D
+    for cell in row[1:4]:
+      assert 10 <= float(cell.split(' ± ')[0]) <= 100
+  assert '(3072-d)' in report.columns[2]  # 4x4 x (64 + 128) channels of the two hidden convs
+  assert len(report.checks) == 2
+  report.write(str(tmp_path), 'discriminator_features')
+  assert os.path.isfile(tmp_path / 'discriminator_features.png')
+
+
+def test_ridge_classifier_and_pooling_on_known_cases():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(60, 5))
+  y = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 0)  # 4 classes, linear in two features
+  predict, lam = discriminator_features.ridge_classifier(x, y, 4)
+  assert (predict(x) == y).mean() > 0.85 and lam in discriminator_features.RIDGE
+  images = np.arange(2 * 7 * 7 * 3, dtype=np.float32).reshape(2, 7, 7, 3)
+  pooled = np.asarray(discriminator_features.max_pool_to(images, 4))
+  assert pooled.shape == (2, 4, 4, 3)  # 7 -> windows of 2 (padded to 8)
+  np.testing.assert_array_equal(pooled[:, 0, 0], images[:, 1, 1])
+  np.testing.assert_array_equal(pooled[:, 3, 3], images[:, 6, 6])
 
 
 @pytest.mark.parametrize('args,message', [

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1')
+NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1', 'discriminator_features')
 BUDGETS = ('short', 'medium', 'full')
 
 
