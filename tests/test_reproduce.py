@@ -7,7 +7,8 @@ import pytest
 
 from gan_jax import reproduce
 from gan_jax.reproduce import __main__ as cli
-from gan_jax.reproduce import dirac_gan, discriminator_features, equilibrium, pacgan_table1
+from gan_jax.reproduce import (dcgan_latent_walks, dirac_gan, discriminator_features, equilibrium,
+                               pacgan_table1)
 from test_bad_input import one_error_line
 
 
@@ -48,17 +49,18 @@ def test_pacgan_table1_at_tiny_settings(tmp_path, capsys, monkeypatch):
     return config
   monkeypatch.setattr(pacgan_table1, 'cell_config', cell_config)
   monkeypatch.setitem(pacgan_table1.PROTOCOLS, 'short', (0.004, 2, (1, 2), ('grid',)))
-  assert cli.main(['pacgan_table1', '--out', str(tmp_path)]) == 0
-  markdown = (tmp_path / 'pacgan_table1.md').read_text()
+  out = tmp_path / 'pacgan_table1'
+  assert cli.main(['pacgan_table1', '--out', str(out)]) == 0
+  markdown = (out / 'pacgan_table1.md').read_text()
   assert '| grid | GAN | ' in markdown and '| grid | PacGAN2 | ' in markdown
   assert '17.3 ± 0.8, 94.8 ± 0.7, 0.70 ± 0.07' in markdown  # published, beside ours
   assert 'covers more modes than GAN' in markdown
-  assert os.path.isfile(tmp_path / 'pacgan_table1.png')
+  assert os.path.isfile(out / 'pacgan_table1.png')
   runs = sorted(os.listdir(tmp_path / 'runs'))
   assert runs == ['grid_pack1_0.004ep_2seeds', 'grid_pack2_0.004ep_2seeds']
   log = tmp_path / 'runs' / runs[0] / 'metrics.jsonl'
   before = log.read_text()
-  assert cli.main(['pacgan_table1', '--out', str(tmp_path)]) == 0  # finished runs are read back
+  assert cli.main(['pacgan_table1', '--out', str(out)]) == 0  # finished runs are read back
   assert log.read_text() == before
   assert os.listdir(tmp_path / 'runs' / runs[0] / 'checkpoints') == ['4']
 
@@ -72,7 +74,7 @@ def test_equilibrium_at_tiny_settings(tmp_path, monkeypatch):
     return config
   monkeypatch.setattr(equilibrium, 'run_config', run_config)
   monkeypatch.setitem(equilibrium.PROTOCOLS, 'short', (40, 2, 2))
-  report = equilibrium.reproduce('short', str(tmp_path))
+  report = equilibrium.reproduce('short', str(tmp_path / 'equilibrium'))
   assert [row[0] for row in report.rows] == [20, 40]  # one row per checkpoint
   for row in report.rows:  # D is a probability, mean ± s.e. over the 2 seeds
     for cell in row[1:3]:
@@ -83,18 +85,32 @@ def test_equilibrium_at_tiny_settings(tmp_path, monkeypatch):
   assert os.path.isfile(tmp_path / 'equilibrium.png') and 'num_seeds=2' in open(path).read()
 
 
-def test_discriminator_features_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
+def test_dcgan_figures_share_one_run_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
+  """discriminator_features and dcgan_latent_walks train dcgan_mnist once, in runs/ beside
+  their out folders."""
   monkeypatch.setenv('TFDS_DATA_DIR', tfds_dir)
+  monkeypatch.setitem(dcgan_latent_walks.PROTOCOLS, 'short', (4, 3))
+  walks = dcgan_latent_walks.reproduce('short', str(tmp_path / 'dcgan_latent_walks'))
+  assert [row[0] for row in walks.rows] == ['lerp', 'slerp', 'random latents (no walk)']
+  lerp_middle, slerp_middle = (float(walks.rows[i][3].split(' ± ')[0]) for i in (0, 1))
+  assert 0.55 < lerp_middle < 0.85 and 0.98 < slerp_middle <= 1.0001  # ~1/sqrt(2) and 1
+  assert float(walks.rows[2][1].split(' ± ')[0]) == pytest.approx(1.0, abs=0.35)
+  walks.write(str(tmp_path / 'dcgan_latent_walks'), 'dcgan_latent_walks')
+  assert os.path.isfile(tmp_path / 'dcgan_latent_walks' / 'dcgan_latent_walks.png')
+  log = tmp_path / 'runs' / 'dcgan_mnist_4steps' / 'metrics.jsonl'
+  before = log.read_text()
+
   monkeypatch.setitem(discriminator_features.PROTOCOLS, 'short', (4, (2, 5), 2))
-  report = discriminator_features.reproduce('short', str(tmp_path))
+  report = discriminator_features.reproduce('short', str(tmp_path / 'discriminator_features'))
+  assert log.read_text() == before and os.listdir(tmp_path / 'runs') == ['dcgan_mnist_4steps']
   assert [row[0] for row in report.rows] == [2, 5]
   for row in report.rows:  # test accuracies (%) of pixels, random D, trained D
     for cell in row[1:4]:
       assert 10 <= float(cell.split(' ± ')[0]) <= 100
   assert '(3072-d)' in report.columns[2]  # 4x4 x (64 + 128) channels of the two hidden convs
   assert len(report.checks) == 2
-  report.write(str(tmp_path), 'discriminator_features')
-  assert os.path.isfile(tmp_path / 'discriminator_features.png')
+  report.write(str(tmp_path / 'discriminator_features'), 'discriminator_features')
+  assert os.path.isfile(tmp_path / 'discriminator_features' / 'discriminator_features.png')
 
 
 def test_ridge_classifier_and_pooling_on_known_cases():

@@ -3,7 +3,7 @@
 Each NAME is one module here declaring the paper, the figure or table, the published numbers, the
 budgets it offers (`short`: minutes on 2 CPU cores; `full`: the paper's protocol) and a
 `reproduce(budget, out)` that trains through the ordinary config and loop machinery (reusing
-finished workdirs under `out/runs/`) and returns a `Report`: our values beside the published
+finished workdirs in `runs/` beside `out`) and returns a `Report`: our values beside the published
 ones, the figures, the protocol and the exact commands.
 """
 
@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1', 'discriminator_features')
+NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1', 'discriminator_features',
+         'dcgan_latent_walks')
 BUDGETS = ('short', 'medium', 'full')
 
 
@@ -63,6 +64,42 @@ def experiment(name: str):
   if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
   return importlib.import_module(f'experiments.{name}')
+
+
+def runs_dir(out: str) -> str:
+  """Where figures keep their training runs: `runs/` beside the `out` folder, so that figures
+  written side by side (runs/reproduce/NAME) share a run of the same experiment; a finished run
+  is read back, not trained again."""
+  return os.path.join(os.path.dirname(os.path.abspath(out)), 'runs')
+
+
+def dcgan_mnist(steps: int):
+  """experiments/dcgan_mnist.py for `steps` steps, MNIST from TFDS_DATA_DIR (else tfds's default
+  folder), no evaluators: the figures that use it read its networks."""
+  config = experiment('dcgan_mnist').get_config()
+  config.num_steps = steps
+  config.eval_every = config.checkpoint_every = steps
+  config.log_every = max(1, min(config.log_every, steps // 5))
+  config.dataset.data_dir = os.environ.get('TFDS_DATA_DIR', '')
+  config.evals, config.eval.best_metric = {}, ''
+  return config
+
+
+def trained_state(config, workdir: str):
+  """(networks, initial state, state at the last step) of `config`'s run in `workdir`, trained
+  first unless it has finished."""
+  from gan_jax import data
+  from gan_jax.train import families
+  from gan_jax.train.checkpoint import Checkpointer
+  from gan_jax.train.loop import train_and_evaluate
+  from gan_jax.train.state import initial_state
+  train_and_evaluate(config, workdir)
+  nets = families.get(config.family).networks(config, data.build(config))
+  initial = initial_state(config, nets)
+  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+  trained = checkpointer.restore(initial, config.num_steps)
+  checkpointer.close()
+  return nets, initial, trained
 
 
 def module(name: str):

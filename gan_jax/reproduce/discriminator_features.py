@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax.reproduce import Report, experiment, mean_se
+from gan_jax.reproduce import Report, dcgan_mnist, mean_se, runs_dir, trained_state
 
 PAPER = 'Radford, Metz & Chintala 2015, "Unsupervised Representation Learning with DCGANs"'
 FIGURE = 'Tables 1-2: discriminator features for classification with few labels'
@@ -101,35 +101,13 @@ def _figure(accuracies: dict, kinds, label_counts):
   return fig
 
 
-def run_config(steps: int):
-  """experiments/dcgan_mnist.py for `steps` steps (MNIST from TFDS_DATA_DIR, else tfds's default)."""
-  config = experiment('dcgan_mnist').get_config()
-  config.num_steps = steps
-  config.eval_every = config.checkpoint_every = steps
-  config.log_every = max(1, min(config.log_every, steps // 5))
-  config.dataset.data_dir = os.environ.get('TFDS_DATA_DIR', '')
-  config.evals, config.eval.best_metric = {}, ''  # only the discriminator is used here
-  return config
-
-
 def reproduce(budget: str, out: str) -> Report:
-  from gan_jax import data
   from gan_jax.data.images import load_tfds
-  from gan_jax.train import families
-  from gan_jax.train.checkpoint import Checkpointer
-  from gan_jax.train.loop import train_and_evaluate
-  from gan_jax.train.state import initial_state
   steps, label_counts, draws = PROTOCOLS[budget]
-  config = run_config(steps)
-  workdir = os.path.join(out, 'runs', f'dcgan_mnist_{steps}steps')
-  train_and_evaluate(config, workdir)
-  nets = families.get(config.family).networks(config, data.build(config))
-  discriminator = nets.discriminators['d']
-  random = initial_state(config, nets)
-  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
-  trained = checkpointer.restore(random, steps)
-  checkpointer.close()
-  features = feature_function(discriminator)
+  config = dcgan_mnist(steps)
+  workdir = os.path.join(runs_dir(out), f'dcgan_mnist_{steps}steps')
+  nets, random, trained = trained_state(config, workdir)
+  features = feature_function(nets.discriminators['d'])
   d = config.dataset
   train_images, train_labels, _ = load_tfds('mnist', 'train', d.data_dir or None, 0, d.download, 0, 1)
   test_images, test_labels, _ = load_tfds('mnist', 'test', d.data_dir or None, 0, d.download, 0, 1)

@@ -12,7 +12,7 @@ import os
 import jax
 import numpy as np
 
-from gan_jax.reproduce import Report, experiment, mean_se
+from gan_jax.reproduce import Report, experiment, mean_se, runs_dir
 
 PAPER = 'Goodfellow et al. 2014, "Generative Adversarial Nets"'
 FIGURE = 'Fig. 1 and Proposition 1: D(x) and D(G(z)) approach ½'
@@ -92,7 +92,7 @@ def reproduce(budget: str, out: str) -> Report:
   from gan_jax.train.loop import train_and_evaluate
   steps, seeds, checkpoints = PROTOCOLS[budget]
   config = run_config(steps, seeds, checkpoints)
-  workdir = os.path.join(out, 'runs', f'ring_{steps}steps_{seeds}seeds')
+  workdir = os.path.join(runs_dir(out), f'ring_{steps}steps_{seeds}seeds')
   train_and_evaluate(config, workdir)
   at, d_real, d_fake, modes = discriminator_means(config, workdir)
   rows = [[step, mean_se(d_real[i]), mean_se(d_fake[i]), mean_se(modes[i], digits=1),

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from gan_jax.metrics.modes import MODE_METRICS
-from gan_jax.reproduce import Report, experiment, mean_se
+from gan_jax.reproduce import Report, experiment, mean_se, runs_dir
 
 PAPER = 'Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in GANs"'
 FIGURE = 'Table 1: mode collapse on the 2-D ring and grid'
@@ -88,7 +88,7 @@ def _figure(cells: dict, packs, datasets):
 
 def reproduce(budget: str, out: str) -> Report:
   epochs, num_seeds, packs, datasets = PROTOCOLS[budget]
-  root = os.path.join(out, 'runs')
+  root = runs_dir(out)
   cells, rows, checks = {}, [], {}
   for name in datasets:
     for pack in packs:

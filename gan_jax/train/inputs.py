@@ -11,6 +11,8 @@ Streams:
   the same latents at every evaluation;
 - evaluator NAME: the chunk of samples from index i on is
   `normal(fold_in(fold_in(key(seed), hash(NAME)), i), (chunk, d))`, classes cycling 0, 1, ...
+- latent walks (gan_jax.reproduce): walk w goes between the two latents
+  `normal(fold_in(key(seed), 0x3A1C), (n, 2, d))[w]`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from jax import lax
 
 PREVIEW_STREAM = 0xE7A1
+WALK_STREAM = 0x3A1C
 
 
 def per_example_keys(key: jax.Array, n: int, axis_name: str | None) -> jax.Array:
@@ -57,6 +60,12 @@ def preview_latents(seed: int, n: int, latent_dim: int) -> jax.Array:
   """The latents of the sample figures and toy mode metrics: the same at every evaluation."""
   return jax.random.normal(jax.random.fold_in(jax.random.key(seed), PREVIEW_STREAM),
                            (n, latent_dim))
+
+
+def walk_endpoints(seed: int, n: int, latent_dim: int) -> jax.Array:
+  """[n, 2, latent_dim]: the start and end latents of n latent-space walks."""
+  return jax.random.normal(jax.random.fold_in(jax.random.key(seed), WALK_STREAM),
+                           (n, 2, latent_dim))
 
 
 def preview_labels(rows: int, cols: int) -> np.ndarray:
