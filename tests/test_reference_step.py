@@ -218,8 +218,10 @@ def test_train_step_equals_the_reference(case):
     state, metrics = jax.device_get((state, metrics))
     assert int(state.step) == step + 1
     for name, tree in expected.items():
+      # atol 1e-5: jax 0.12's XLA sums some convolution gradients in another order than 0.10's
+      # (one element of 86,240 moves 5e-6); a wrong update moves them by orders more.
       jax.tree.map(lambda want, got: np.testing.assert_allclose(
-          got, want, rtol=2e-5, atol=2e-6, err_msg=f'{case}: {name} at step {step}'),
+          got, want, rtol=2e-5, atol=1e-5, err_msg=f'{case}: {name} at step {step}'),
                    tree, getattr(state, name))
     assert metrics.keys() == expected_metrics.keys(), case
     for key, want in expected_metrics.items():
