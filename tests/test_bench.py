@@ -106,17 +106,12 @@ def test_random_batches_fit_each_family(experiment):
 def test_pacgan_modes_cell_is_a_num_seeds_run(tmp_path, monkeypatch):
   import importlib.util
   from gan_jax.reproduce import pacgan_table1
+  from test_reproduce import batch_of_96
   spec = importlib.util.spec_from_file_location('pacgan_modes',
                                                 os.path.join(ROOT, 'bench', 'pacgan_modes.py'))
   bench = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(bench)
-  paper_config = pacgan_table1.cell_config
-
-  def cell_config(*args):  # The paper's batch of 100 does not split over the tests' 8 devices.
-    config = paper_config(*args)
-    config.batch_size = 96
-    return config
-  monkeypatch.setattr(pacgan_table1, 'cell_config', cell_config)
+  batch_of_96(monkeypatch, pacgan_table1, 'cell_config')
   workdir = str(tmp_path / 'grid')
   cell = bench.run_cell('grid', 2, num_seeds=2, epochs=0.004, workdir=workdir)
   assert cell['steps'] == 4  # 0.004 x 100,000 / 96

@@ -40,14 +40,19 @@ def test_dirac_gan_outcomes_are_the_papers_theorems(tmp_path, capsys):
   assert dirac_gan.outcome(np.asarray(big_steps)) != 'converges'
 
 
-def test_pacgan_table1_at_tiny_settings(tmp_path, capsys, monkeypatch):
-  paper_config = pacgan_table1.cell_config
+def batch_of_96(monkeypatch, module, config_function: str) -> None:
+  """The toy protocols' batch of 100 does not split over the tests' 8 devices: 96 instead."""
+  paper_config = getattr(module, config_function)
 
-  def cell_config(*args):  # The paper's batch of 100 does not split over the tests' 8 devices.
+  def config_with_96(*args):
     config = paper_config(*args)
     config.batch_size = 96
     return config
-  monkeypatch.setattr(pacgan_table1, 'cell_config', cell_config)
+  monkeypatch.setattr(module, config_function, config_with_96)
+
+
+def test_pacgan_table1_at_tiny_settings(tmp_path, capsys, monkeypatch):
+  batch_of_96(monkeypatch, pacgan_table1, 'cell_config')
   monkeypatch.setitem(pacgan_table1.PROTOCOLS, 'short', (0.004, 2, (1, 2), ('grid',)))
   out = tmp_path / 'pacgan_table1'
   assert cli.main(['pacgan_table1', '--out', str(out)]) == 0
@@ -66,13 +71,7 @@ def test_pacgan_table1_at_tiny_settings(tmp_path, capsys, monkeypatch):
 
 
 def test_equilibrium_at_tiny_settings(tmp_path, monkeypatch):
-  paper_config = equilibrium.run_config
-
-  def run_config(*args):  # The paper's batch of 100 does not split over the tests' 8 devices.
-    config = paper_config(*args)
-    config.batch_size = 96
-    return config
-  monkeypatch.setattr(equilibrium, 'run_config', run_config)
+  batch_of_96(monkeypatch, equilibrium, 'run_config')
   monkeypatch.setitem(equilibrium.PROTOCOLS, 'short', (40, 2, 2))
   report = equilibrium.reproduce('short', str(tmp_path / 'equilibrium'))
   assert [row[0] for row in report.rows] == [20, 40]  # one row per checkpoint

@@ -107,11 +107,33 @@ def module(name: str):
   return importlib.import_module(f'gan_jax.reproduce.{name}')
 
 
+def standard_error(values) -> float:
+  """Sample standard deviation / sqrt(n) of the finite values (0 for one value)."""
+  values = np.asarray(values, np.float64)
+  values = values[np.isfinite(values)]
+  return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
 def mean_se(values, scale: float = 1.0, digits: int = 2) -> str:
-  """'mean ± standard error' of the finite values (s.e. = sample s.d. / sqrt(n))."""
+  """'mean ± standard error' of the finite values."""
   values = np.asarray(values, np.float64)
   values = values[np.isfinite(values)] * scale
   if not len(values):
     return 'n/a'
-  se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
-  return f'{values.mean():.{digits}f} ± {se:.{digits}f}'
+  return f'{values.mean():.{digits}f} ± {standard_error(values):.{digits}f}'
+
+
+def line_figure(x, series: dict[str, list], xlabel: str, ylabel: str, title: str,
+                scale: float = 1.0, **axes):
+  """A matplotlib figure of one line per series: at each x, the mean of that point's values
+  (over seeds or draws) ± its standard error, times `scale`."""
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(5, 3.2))
+  for label, points in series.items():
+    ax.errorbar(x, [scale * np.mean(p) for p in points],
+                yerr=[scale * standard_error(p) for p in points], marker='o', ms=3, capsize=2,
+                label=label)
+  ax.set(xlabel=xlabel, ylabel=ylabel, title=title, **axes)
+  return fig, ax

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax.reproduce import Report, dcgan_mnist, mean_se, runs_dir, trained_state
+from gan_jax.reproduce import Report, dcgan_mnist, line_figure, mean_se, runs_dir, trained_state
 
 PAPER = 'Radford, Metz & Chintala 2015, "Unsupervised Representation Learning with DCGANs"'
 FIGURE = 'Tables 1-2: discriminator features for classification with few labels'
@@ -85,17 +85,9 @@ def labelled_subset(labels: np.ndarray, per_class: int, draw: int) -> np.ndarray
 
 
 def _figure(accuracies: dict, kinds, label_counts):
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
-  fig, ax = plt.subplots(figsize=(5, 3.2))
-  for kind in kinds:
-    values = [accuracies[kind, n] for n in label_counts]
-    se = [v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0 for v in values]
-    ax.errorbar(label_counts, [100 * v.mean() for v in values], yerr=[100 * e for e in se],
-                marker='o', ms=3, capsize=2, label=kind)
-  ax.set(xscale='log', xlabel='labelled images per class', ylabel='MNIST test accuracy (%)',
-         title='linear classifier on features')
+  fig, ax = line_figure(label_counts, {k: [accuracies[k, n] for n in label_counts] for k in kinds},
+                        'labelled images per class', 'MNIST test accuracy (%)',
+                        'linear classifier on features', scale=100, xscale='log')
   ax.legend()
   fig.tight_layout()
   return fig

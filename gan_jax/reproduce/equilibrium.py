@@ -12,7 +12,7 @@ import os
 import jax
 import numpy as np
 
-from gan_jax.reproduce import Report, experiment, mean_se, runs_dir
+from gan_jax.reproduce import Report, experiment, line_figure, mean_se, runs_dir
 
 PAPER = 'Goodfellow et al. 2014, "Generative Adversarial Nets"'
 FIGURE = 'Fig. 1 and Proposition 1: D(x) and D(G(z)) approach ½'
@@ -72,17 +72,10 @@ def discriminator_means(config, workdir: str) -> tuple[list[int], np.ndarray, np
 
 
 def _figure(steps, d_real, d_fake):
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
-  fig, ax = plt.subplots(figsize=(5, 3.2))
-  for values, label in ((d_real, 'D(x), real'), (d_fake, 'D(G(z)), generated')):
-    mean = values.mean(axis=1)
-    se = values.std(axis=1, ddof=1) / np.sqrt(values.shape[1]) if values.shape[1] > 1 else 0
-    ax.errorbar(steps, mean, yerr=se, marker='o', ms=3, capsize=2, label=label)
+  fig, ax = line_figure(steps, {'D(x), real': list(d_real), 'D(G(z)), generated': list(d_fake)},
+                        'training step', 'mean discriminator output', 'GAN on the 2-D ring',
+                        ylim=(0, 1))
   ax.axhline(0.5, color='grey', ls=':', label='½ (equilibrium)')
-  ax.set(xlabel='training step', ylabel='mean discriminator output', ylim=(0, 1),
-         title='GAN on the 2-D ring')
   ax.legend()
   fig.tight_layout()
   return fig

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from gan_jax.metrics.modes import MODE_METRICS
-from gan_jax.reproduce import Report, experiment, mean_se, runs_dir
+from gan_jax.reproduce import Report, experiment, mean_se, runs_dir, standard_error
 
 PAPER = 'Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in GANs"'
 FIGURE = 'Table 1: mode collapse on the 2-D ring and grid'
@@ -72,7 +72,7 @@ def _figure(cells: dict, packs, datasets):
   fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 3.2), squeeze=False)
   for ax, name in zip(axes[0], datasets):
     scores = [cells[name, p]['scores']['modes_covered'] for p in packs]
-    se = [s.std(ddof=1) / np.sqrt(len(s)) if len(s) > 1 else 0 for s in scores]
+    se = [standard_error(s) for s in scores]
     ax.bar([str(p) for p in packs], [s.mean() for s in scores], yerr=se, color='tab:blue',
            label='gan_jax')
     for i, p in enumerate(packs):
