@@ -7,8 +7,8 @@ import pytest
 
 from gan_jax import reproduce
 from gan_jax.reproduce import __main__ as cli
-from gan_jax.reproduce import (dcgan_latent_walks, dirac_gan, discriminator_features, equilibrium,
-                               pacgan_table1)
+from gan_jax.reproduce import (dcgan_latent_walks, dcgan_vector_arithmetic, dirac_gan,
+                               discriminator_features, equilibrium, pacgan_table1)
 from test_bad_input import one_error_line
 
 
@@ -85,8 +85,8 @@ def test_equilibrium_at_tiny_settings(tmp_path, monkeypatch):
 
 
 def test_dcgan_figures_share_one_run_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
-  """discriminator_features and dcgan_latent_walks train dcgan_mnist once, in runs/ beside
-  their out folders."""
+  """discriminator_features, dcgan_latent_walks and dcgan_vector_arithmetic train dcgan_mnist
+  once, in runs/ beside their out folders."""
   monkeypatch.setenv('TFDS_DATA_DIR', tfds_dir)
   monkeypatch.setitem(dcgan_latent_walks.PROTOCOLS, 'short', (4, 3))
   walks = dcgan_latent_walks.reproduce('short', str(tmp_path / 'dcgan_latent_walks'))
@@ -102,6 +102,14 @@ def test_dcgan_figures_share_one_run_at_tiny_settings(tmp_path, tfds_dir, monkey
   monkeypatch.setitem(discriminator_features.PROTOCOLS, 'short', (4, (2, 5), 2))
   report = discriminator_features.reproduce('short', str(tmp_path / 'discriminator_features'))
   assert log.read_text() == before and os.listdir(tmp_path / 'runs') == ['dcgan_mnist_4steps']
+
+  monkeypatch.setitem(dcgan_vector_arithmetic.PROTOCOLS, 'short', (4, 200))
+  arithmetic = dcgan_vector_arithmetic.reproduce('short', str(tmp_path / 'arithmetic'))
+  assert [row[0] for row in arithmetic.rows] == [
+      'mean over 1 exemplar', 'mean over 3 exemplars', 'mean over all samples',
+      'no arithmetic (the samples of b as they are)']
+  assert arithmetic.rows[-1][1] in ('0.0 ± 0.0', 'n/a')  # b's samples are never read as a
+  assert len(arithmetic.checks) == 2 and log.read_text() == before
   assert [row[0] for row in report.rows] == [2, 5]
   for row in report.rows:  # test accuracies (%) of pixels, random D, trained D
     for cell in row[1:4]:
@@ -136,3 +144,15 @@ def test_bad_input_is_one_error_line(tmp_path, capsys, args, message):
   assert cli.main([a.format(tmp=tmp_path) for a in args]) == 1
   assert message in one_error_line(capsys.readouterr().err)
   assert not os.path.exists(tmp_path / 'o')
+
+
+def test_vector_arithmetic_on_crafted_latents():
+  """Latents whose digit is the sign pattern of their first coordinates: shifting by the
+  difference of the class means moves every held-out sample to the target digit."""
+  rng = np.random.default_rng(0)
+  digits = np.repeat(np.arange(10), 40)
+  z = rng.normal(0, 0.05, (400, 12)) + 5.0 * np.eye(10, 12)[digits]
+  classify = lambda latents: latents[:, :10].argmax(-1)
+  for exemplars in (1, 3, 0):
+    rates = dcgan_vector_arithmetic.arithmetic_success(z, digits, classify, exemplars, rng)
+    assert len(rates) == 90 and rates.min() == 1.0

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1', 'discriminator_features',
-         'dcgan_latent_walks')
+         'dcgan_latent_walks', 'dcgan_vector_arithmetic')
 BUDGETS = ('short', 'medium', 'full')
 
 
@@ -100,6 +100,26 @@ def trained_state(config, workdir: str):
   trained = checkpointer.restore(initial, config.num_steps)
   checkpointer.close()
   return nets, initial, trained
+
+
+def trained_dcgan_mnist(steps: int, out: str):
+  """(config, generate, read_digits) of dcgan_mnist trained `steps` steps in runs/ beside `out`:
+  generate(z) -> images of the EMA generator in [-1, 1], in batches of 500; read_digits(images)
+  -> the digits gan_jax's shipped MNIST classifier reads."""
+  import jax
+  from gan_jax.metrics import classifier
+  from gan_jax.models import apply_model
+  config = dcgan_mnist(steps)
+  nets, _, state = trained_state(config, os.path.join(runs_dir(out), f'dcgan_mnist_{steps}steps'))
+  generator = nets.generators['g']
+  batch = jax.jit(lambda z: apply_model(generator, state.g_ema_params['g'],
+                                        state.g_batch_stats['g'], z, None, train=False)[0])
+  params, _ = classifier.load_weights(classifier.weights_path('mnist'))
+
+  def generate(z):
+    z = np.asarray(z).reshape(-1, config.latent_dim)
+    return np.concatenate([np.asarray(batch(z[i:i + 500])) for i in range(0, len(z), 500)])
+  return config, generate, lambda images: classifier.predict(params, images)['logits'].argmax(-1)
 
 
 def module(name: str):

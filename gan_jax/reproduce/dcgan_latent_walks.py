@@ -11,13 +11,12 @@ about 1/√2 for Gaussian latents, slerp's stays near 1 (White 2016).
 
 from __future__ import annotations
 
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax.reproduce import Report, dcgan_mnist, mean_se, runs_dir, trained_state
+from gan_jax.reproduce import Report, mean_se, trained_dcgan_mnist
 
 PAPER = 'Radford, Metz & Chintala 2015, "Unsupervised Representation Learning with DCGANs"'
 FIGURE = 'Fig. 4: smooth walks in the latent space'
@@ -75,27 +74,19 @@ def _figure(rows_of_images: dict[str, np.ndarray]):
 
 
 def reproduce(budget: str, out: str) -> Report:
-  from gan_jax.metrics import classifier
-  from gan_jax.models import apply_model
   from gan_jax.train import inputs
   steps, walks = PROTOCOLS[budget]
-  config = dcgan_mnist(steps)
-  workdir = os.path.join(runs_dir(out), f'dcgan_mnist_{steps}steps')
-  nets, _, state = trained_state(config, workdir)
-  generator = nets.generators['g']
-  generate = jax.jit(lambda z: apply_model(generator, state.g_ema_params['g'],
-                                           state.g_batch_stats['g'], z, None, train=False)[0])
-  params, _ = classifier.load_weights(classifier.weights_path('mnist'))
+  config, generate, read_digits = trained_dcgan_mnist(steps, out)
   endpoints = inputs.walk_endpoints(config.seed, walks, config.latent_dim)
   random = inputs.walk_endpoints(config.seed + 1, walks * FRAMES // 2, config.latent_dim)
   latents = {'lerp': walk_latents(endpoints, lerp), 'slerp': walk_latents(endpoints, slerp),
              'random latents (no walk)': random.reshape(walks, FRAMES, -1)}
   images, steps_of, digits_of, middles = {}, {}, {}, {}
   for name, z in latents.items():
-    frames = np.asarray(generate(z.reshape(-1, z.shape[-1]))).reshape(walks, FRAMES, 28, 28, 1)
+    frames = generate(z).reshape(walks, FRAMES, 28, 28, 1)
     images[name] = frames
     steps_of[name] = frame_steps(frames)
-    digits = classifier.predict(params, frames.reshape(-1, 28, 28, 1))['logits'].argmax(-1)
+    digits = read_digits(frames.reshape(-1, 28, 28, 1))
     digits_of[name] = class_changes(digits.reshape(walks, FRAMES))
     norms = np.linalg.norm(np.asarray(z), axis=-1)
     middles[name] = norms[:, FRAMES // 2] / ((norms[:, 0] + norms[:, -1]) / 2)
