@@ -8,7 +8,7 @@ import pytest
 from gan_jax import reproduce
 from gan_jax.reproduce import __main__ as cli
 from gan_jax.reproduce import (dcgan_latent_walks, dcgan_vector_arithmetic, dirac_gan,
-                               discriminator_features, equilibrium, pacgan_table1)
+                               discriminator_features, equilibrium, pacgan_table1, stacked_mnist)
 from test_bad_input import one_error_line
 
 
@@ -82,6 +82,26 @@ def test_equilibrium_at_tiny_settings(tmp_path, monkeypatch):
   assert len(report.checks) == 1 and 'within 0.1 of ½' in next(iter(report.checks))
   path = report.write(str(tmp_path), 'equilibrium')
   assert os.path.isfile(tmp_path / 'equilibrium.png') and 'num_seeds=2' in open(path).read()
+
+
+def test_stacked_mnist_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
+  monkeypatch.setenv('TFDS_DATA_DIR', tfds_dir)
+  paper_config = stacked_mnist.cell_config
+
+  def tiny(*args):  # runlocal's sizes: 1,024 stacked images, 64 samples scored
+    config = paper_config(*args)
+    config.dataset.num_train, config.evals.modes.num_samples = 1024, 64
+    return config
+  monkeypatch.setattr(stacked_mnist, 'cell_config', tiny)
+  monkeypatch.setitem(stacked_mnist.PROTOCOLS, 'short', (2, 2, (1, 2)))
+  report = stacked_mnist.reproduce('short', str(tmp_path / 'stacked_mnist'))
+  assert [row[0] for row in report.rows] == ['DCGAN', 'PacDCGAN2']
+  for row in report.rows:
+    assert 1 <= float(row[1].split(' ± ')[0]) <= 64  # modes among 64 samples
+    assert 0 <= float(row[2].split(' ± ')[0]) <= np.log(1000) + 0.005  # (2 decimals)
+  assert report.rows[1][3] == '1000.0, 0.06' and len(report.checks) == 1
+  report.write(str(tmp_path / 'stacked_mnist'), 'stacked_mnist')
+  assert os.path.isfile(tmp_path / 'stacked_mnist' / 'stacked_mnist.png')
 
 
 def test_dcgan_figures_share_one_run_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1', 'discriminator_features',
+NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1', 'stacked_mnist', 'discriminator_features',
          'dcgan_latent_walks', 'dcgan_vector_arithmetic')
 BUDGETS = ('short', 'medium', 'full')
 
