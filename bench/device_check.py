@@ -25,6 +25,7 @@ ml_collections and clu (docs/guide.md, "A device check").
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -111,6 +112,7 @@ def check_steps(accelerator, specs, rows: list[dict]) -> None:
                            f', tolerance {STEP_TOLERANCE:g})', 'ok': worst <= STEP_TOLERANCE})
 
 
+@functools.lru_cache(maxsize=None)  # measured once per device and precision, not per row
 def peak(device, precision: str, n: int = 2048) -> tuple[float, str]:
   """(FLOP/s, where it comes from) for MFU: the datasheet's, else an n^3 matmul's, measured."""
   kind = device.device_kind
