@@ -389,6 +389,8 @@ def run(config: ml_collections.ConfigDict, sweep: Sweep, workdir: str,
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
   if not ray.is_initialized():
+    if address is None:  # Nothing preempts the Ray instance started here: no watcher actors.
+      os.environ.setdefault('RAY_TRAIN_ENABLE_PREEMPTION_WATCHER', '0')
     ray.init(address=address, include_dashboard=False, log_to_driver=False)
   # The trial itself only waits on its workers: it holds no CPU, so workers can use them all
   # (Ray needs some resource in a request: a token of memory).

@@ -101,15 +101,20 @@ def edges(images: np.ndarray) -> np.ndarray:
   return np.where(magnitude > 0.25 * np.maximum(peak, 1e-6), 255, 0).astype(np.uint8)[..., None]
 
 
+@functools.lru_cache(maxsize=8)
+def _shrink(height: int, width: int):
+  import jax
+  return jax.jit(lambda x: jax.image.resize(x, (x.shape[0], height, width, x.shape[3]), 'bicubic',
+                                            antialias=True))
+
+
 def downsample(images: np.ndarray, scale: int) -> np.ndarray:
   """uint8 images [N, H, W, C] shrunk `scale` times with an antialiased bicubic filter."""
-  import jax
   n, h, w, c = images.shape
   if h % scale or w % scale:
     raise DataError(f'config.dataset.scale: {scale} does not divide the image size {h}x{w}; use '
                     'a divisor, or set config.dataset.image_size')
-  shrink = jax.jit(lambda x: jax.image.resize(x, (x.shape[0], h // scale, w // scale, c),
-                                              'bicubic', antialias=True))
+  shrink = _shrink(h // scale, w // scale)
   out = [np.asarray(shrink(images[i:i + 4096].astype(np.float32))) for i in range(0, n, 4096)]
   return np.clip(np.round(np.concatenate(out)), 0, 255).astype(np.uint8)
 
@@ -172,7 +177,8 @@ class PairedDataset:
   process_count: int = 1
 
   @functools.cached_property
-  def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+  def _arrays(self) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, int]:
+    """(stored sources or None where they are made from the targets, targets, labels, classes)."""
     if self.name.startswith(PAIRED_FOLDER):
       sources, targets = load_paired_folder(self.name.removeprefix(PAIRED_FOLDER),
                                             self.image_size, self.process_index, self.process_count)
@@ -185,12 +191,12 @@ class PairedDataset:
     images = ImageDataset(self.name, self.split, self.data_dir, self.image_size, self.download,
                           self.seed, self.batch_size, self.n_critic, self.process_index,
                           self.process_count)
-    return (make_sources(images.images, self.source, self.scale), images.images, images.labels,
-            images.num_classes)
+    return None, images.images, images.labels, images.num_classes
 
-  @property
+  @functools.cached_property
   def sources(self) -> np.ndarray:
-    return self._arrays[0]
+    stored = self._arrays[0]
+    return make_sources(self.targets, self.source, self.scale) if stored is None else stored
 
   @property
   def targets(self) -> np.ndarray:
@@ -211,6 +217,8 @@ class PairedDataset:
 
   @property
   def source_shape(self) -> tuple[int, ...]:
+    if self._arrays[0] is None and 'sources' not in self.__dict__:
+      return make_sources(self.targets[:1], self.source, self.scale).shape[1:]
     return self.sources.shape[1:]
 
   @functools.cached_property
@@ -227,9 +235,13 @@ class PairedDataset:
             'label': self.labels[idx]}
 
   def first(self, count: int) -> dict[str, np.ndarray]:
-    """The first `count` pairs in stored order, in [-1, 1] (evaluation and figures)."""
+    """The first `count` pairs in stored order, in [-1, 1] (evaluation and figures). Made
+    sources are made for those pairs only: a held-out split is not converted whole."""
     if len(self.targets) < count:
       raise DataError(f'{self.name}:{self.split} has {len(self.targets)} pairs; {count} are asked for')
+    made = self._arrays[0] is None and 'sources' not in self.__dict__
+    sources = (make_sources(self.targets[:count], self.source, self.scale) if made
+               else self.sources[:count])
     scale = lambda x: x[:count].astype(np.float32) / 127.5 - 1.0
-    return {'source': scale(self.sources), 'target': scale(self.targets),
+    return {'source': scale(sources), 'target': scale(self.targets),
             'label': self.labels[:count]}
