@@ -5,13 +5,14 @@ beta1 0.5, batch 128, weights from N(0, 0.02), BatchNorm, LeakyReLU 0.2 in D, z 
 A few thousand steps give readable digits (README).
 
 Variants: `runlocal` (seconds), `conditional` (label concatenated, Mirza & Osindero 2014),
-`acgan` (auxiliary classifier, Odena et al. 2017).
+`acgan` (auxiliary classifier, Odena et al. 2017), `projection` (projection discriminator,
+Miyato & Koyama 2018; the generator takes the label as `conditional`'s does), `seed=N`.
 """
 
 from experiments.common import parse_arg, set_evals, shrink_for_runlocal
 from gan_jax.config import base_config
 
-VARIANTS = dict(runlocal=False, conditional=False, acgan=False, seed=0)
+VARIANTS = dict(runlocal=False, conditional=False, acgan=False, projection=False, seed=0)
 
 
 def get_config(arg: str | None = None):
@@ -23,7 +24,8 @@ def get_config(arg: str | None = None):
   c.latent_dim = 100
   c.loss = 'non_saturating'
   c.ema_decay = 0.999
-  conditioning = 'acgan' if arg.acgan else 'concat' if arg.conditional else 'none'
+  conditioning = ('acgan' if arg.acgan else 'projection' if arg.projection else
+                  'concat' if arg.conditional else 'none')
   c.generator.update(name='dcgan', ch=64, conditioning=conditioning)
   c.discriminator.update(name='dcgan', ch=64, conditioning=conditioning)
   if conditioning != 'none':  # Checked against the dataset's label count.

@@ -28,7 +28,7 @@ def test_toy_experiments_validate(module, arg):
 
 
 @pytest.mark.parametrize('name,args', [
-    ('dcgan_mnist', [None, 'runlocal', 'conditional', 'acgan,seed=2']),
+    ('dcgan_mnist', [None, 'runlocal', 'conditional', 'acgan,seed=2', 'projection']),
     ('dcgan_cifar', [None, 'runlocal', 'acgan']),
     ('wgan_gp_cifar', [None, 'runlocal']),
     ('sngan_cifar', [None, 'runlocal']),

@@ -1,5 +1,6 @@
 """Shapes and parameter counts of the models."""
 
+import flax.linen as nn
 import jax
 import numpy as np
 import jax.numpy as jnp
@@ -91,9 +92,10 @@ def test_dcgan_sizes(size, channels):
   assert logits.shape == (3,)
 
 
-def test_conditional_generator_depends_on_its_label():
-  generator, discriminator = models.build(dcgan_config(ch=8, conditioning='concat'), (28, 28, 1),
-                                          num_classes=10)
+@pytest.mark.parametrize('conditioning', ['concat', 'projection'])
+def test_conditional_generator_depends_on_its_label(conditioning):
+  generator, discriminator = models.build(dcgan_config(ch=8, conditioning=conditioning),
+                                          (28, 28, 1), num_classes=10)
   z = jnp.tile(jax.random.normal(jax.random.key(0), (1, 100)), (2, 1))
   labels = jnp.array([3, 7])
   g_vars = generator.init(jax.random.key(0), z, labels, train=False)
@@ -103,6 +105,18 @@ def test_conditional_generator_depends_on_its_label():
   same = jnp.stack([x[0], x[0]])
   logits = discriminator.apply(d_vars, same, labels, train=False)
   assert not jnp.allclose(logits[0], logits[1])  # Same image, different labels.
+  if conditioning == 'projection':  # The unconditional logit plus <embed(y), summed features>.
+    _, plain = models.build(dcgan_config(ch=8), (28, 28, 1))
+    params = dict(d_vars['params'])
+    embedding = params.pop('Embed_0')['embedding']
+    assert embedding.shape == (10, 16)  # classes x (ndf x 2), the channels at 7x7
+    plain_vars = {**d_vars, 'params': params}
+    base, captured = plain.apply(plain_vars, same, train=False,
+                                 capture_intermediates=lambda m, _: isinstance(m, nn.BatchNorm))
+    normed = jax.tree.leaves(captured['intermediates'])[0]
+    features = jnp.sum(nn.leaky_relu(normed, 0.2), axis=(1, 2))
+    np.testing.assert_allclose(logits, base + jnp.sum(embedding[labels] * features, -1),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_label_count_and_shape_errors():

@@ -367,41 +367,6 @@ def test_content_loss_on_classifier_features_is_zero_only_at_the_target(tfds_dir
     content_network(config)
 
 
-def test_srgan_runlocal_starts_from_a_trained_srresnet(tmp_path, tfds_dir):
-  from experiments import srgan_cifar
-  from test_train import read_state
-  srresnet = srgan_cifar.get_config('runlocal,srresnet')
-  srresnet.dataset.data_dir = tfds_dir
-  train_and_evaluate(srresnet, str(tmp_path / 'srresnet'))
-  rows = read_jsonl(tmp_path / 'srresnet' / 'metrics.jsonl')
-  assert 'd_loss' not in rows[-1] and np.isfinite(rows[-1]['g_content_loss'])  # D idle.
-  for key in ('eval/psnr', 'eval/psnr_y', 'eval/ssim', 'eval/lr_psnr', 'eval/fd_cifar10_cnn'):
-    assert np.isfinite(rows[-1][key]), key
-  assert 'border crop 4' in rows[-1]['eval/psnr_protocol']
-  trained = read_state(str(tmp_path / 'srresnet'), srresnet, 4)
-
-  srgan = srgan_cifar.get_config(f'runlocal,init={tmp_path / "srresnet"}')
-  srgan.dataset.data_dir = tfds_dir
-  srgan.num_steps = 1
-  from gan_jax.train import loop
-  real = loop.init_generator_from
-  started = []
-
-  def init(state, workdir):  # The generator the run starts from (the state is then donated).
-    state = real(state, workdir)
-    started.append(jax.device_get(state.g_params))
-    return state
-  import unittest.mock
-  with unittest.mock.patch.object(loop, 'init_generator_from', init):
-    train_and_evaluate(srgan, str(tmp_path / 'srgan'))
-  jax.tree.map(np.testing.assert_array_equal, started[0], trained.g_params)
-  rows = read_jsonl(tmp_path / 'srgan' / 'metrics.jsonl')
-  assert np.isfinite(rows[-1]['d_loss']) and np.isfinite(rows[-1]['g_adversarial_loss'])
-  srgan.init_generator_from = str(tmp_path / 'nothing')
-  with pytest.raises(ConfigError, match='config.init_generator_from: no checkpoints in'):
-    train_and_evaluate(srgan, str(tmp_path / 'srgan2'))
-
-
 def test_scale_that_does_not_divide_the_image_is_one_error_line(tmp_path, tfds_dir, capsys):
   import launch
   from experiments import srgan_cifar

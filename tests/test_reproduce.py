@@ -7,8 +7,9 @@ import pytest
 
 from gan_jax import reproduce
 from gan_jax.reproduce import __main__ as cli
-from gan_jax.reproduce import (dcgan_latent_walks, dcgan_vector_arithmetic, dirac_gan,
-                               discriminator_features, equilibrium, pacgan_table1, stacked_mnist)
+from gan_jax.reproduce import (cas, dcgan_latent_walks, dcgan_vector_arithmetic, dirac_gan,
+                               discriminator_features, equilibrium, pacgan_table1, stacked_mnist,
+                               super_resolution)
 from test_bad_input import one_error_line
 
 
@@ -176,3 +177,85 @@ def test_vector_arithmetic_on_crafted_latents():
   for exemplars in (1, 3, 0):
     rates = dcgan_vector_arithmetic.arithmetic_success(z, digits, classify, exemplars, rng)
     assert len(rates) == 90 and rates.min() == 1.0
+
+
+def test_cas_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
+  """A conditional DCGAN (the projection discriminator; 2 seeds as one program) scored by CAS,
+  beside the same classifier trained on as many real images. (The figure runs concat and AC-GAN
+  the same way; their runlocal runs are in test_train.)"""
+  monkeypatch.setenv('TFDS_DATA_DIR', tfds_dir)
+  paper_config = cas.model_config
+
+  def tiny(*args):
+    config = paper_config(*args)
+    config.dataset.split, config.batch_size = 'train[:256]', 16
+    config.generator.ch = config.discriminator.ch = 8
+    config.evals['cas']['num_real'] = 500
+    return config
+  monkeypatch.setattr(cas, 'model_config', tiny)
+  monkeypatch.setattr(cas, 'MODELS', {'projection': 'projection'})
+  monkeypatch.setitem(cas.PROTOCOLS, 'short', (2, 2, 64))
+  out = tmp_path / 'cas'
+  report = cas.reproduce('short', str(out))
+  assert [row[0] for row in report.rows] == ['DCGAN, projection discriminator',
+                                             'real data (64 training images)']
+  for row in report.rows:
+    assert 0 <= float(row[1].split(' ± ')[0]) <= 100
+  assert report.rows[-1][3] == cas.PUBLISHED['real'] and len(report.checks) == 1
+  assert 'tested on 500 images of mnist:test' in report.protocol
+  assert 'dcgan_mnist.py:projection' in '\n'.join(report.commands)
+  report.write(str(out), 'cas')
+  assert os.path.isfile(out / 'cas.png')
+  assert os.listdir(tmp_path / 'runs') == ['cas_projection_2steps_2seeds_64samples']
+
+
+def test_super_resolution_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
+  """SRResNet, then SRGAN from its checkpoint (runlocal networks), beside bicubic and nearest
+  upsampling and the real targets scored by the same evaluators on the same 64 test images."""
+  import jax
+  from gan_jax.errors import ConfigError
+  from gan_jax.train import loop
+  from gan_jax.train.writers import read_jsonl
+  from test_train import read_state
+  monkeypatch.setenv('TFDS_DATA_DIR', tfds_dir)
+  paper_config = super_resolution.run_config
+  monkeypatch.setattr(super_resolution, 'run_config',
+                      lambda variant, *args: paper_config(f'runlocal,{variant}', *args))
+  monkeypatch.setitem(super_resolution.PROTOCOLS, 'short', (2, 1, 64))
+  started = []
+
+  def init(state, workdir):  # The generator SRGAN starts from (the state is then donated).
+    state = loop_init(state, workdir)
+    started.append(jax.device_get(state.g_params))
+    return state
+  loop_init = loop.init_generator_from
+  monkeypatch.setattr(loop, 'init_generator_from', init)
+  out = tmp_path / 'super_resolution'
+  report = super_resolution.reproduce('short', str(out))
+  assert [row[0] for row in report.rows] == ['bicubic upsampling', 'nearest upsampling',
+                                             'SRResNet', 'SRGAN', 'real targets']
+  psnr = {row[0]: float(row[2]) for row in report.rows}
+  assert psnr['real targets'] == float('inf') and psnr['bicubic upsampling'] > psnr['nearest upsampling']
+  assert report.rows[0][-2] == '28.43 / 0.8211' and len(report.checks) == 3
+  runs = tmp_path / 'runs'
+  assert sorted(os.listdir(runs)) == ['srgan_cifar_x4_2+1steps', 'srresnet_cifar_x4_2steps']
+  # SRResNet trains its generator alone; SRGAN starts from its last checkpoint.
+  srresnet_rows = read_jsonl(runs / 'srresnet_cifar_x4_2steps' / 'metrics.jsonl')
+  assert 'd_loss' not in srresnet_rows[-1] and np.isfinite(srresnet_rows[-1]['g_content_loss'])
+  assert 'border crop 4' in srresnet_rows[-1]['eval/psnr_protocol']
+  srresnet_config = super_resolution.run_config('srresnet', 2, 64)
+  srresnet_config.dataset.data_dir = tfds_dir
+  trained = read_state(str(runs / 'srresnet_cifar_x4_2steps'), srresnet_config, 2)
+  jax.tree.map(np.testing.assert_array_equal, started[0], trained.g_params)
+  srgan_rows = read_jsonl(runs / 'srgan_cifar_x4_2+1steps' / 'metrics.jsonl')
+  assert np.isfinite(srgan_rows[-1]['d_loss']) and np.isfinite(srgan_rows[-1]['g_adversarial_loss'])
+  # The bicubic row: the evaluators' PSNR of jax.image.resize's bicubic upsampling of the sources.
+  from gan_jax.metrics import baselines, scores
+  outputs, _ = baselines.baseline_outputs(srresnet_config, 64)
+  bicubic = scores.psnr(outputs['bicubic upsampling'], outputs['real targets'], 4)['psnr']
+  assert psnr['bicubic upsampling'] == pytest.approx(bicubic, rel=1e-3)
+  report.write(str(out), 'super_resolution')
+  assert os.path.isfile(out / 'super_resolution.png')
+  missing = super_resolution.run_config(f'init={tmp_path / "nothing"}', 1, 64)
+  with pytest.raises(ConfigError, match='config.init_generator_from: no checkpoints in'):
+    loop.train_and_evaluate(missing, str(tmp_path / 'srgan2'))

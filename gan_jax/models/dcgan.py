@@ -6,7 +6,9 @@ mirrors it with stride-2 convolutions, BatchNorm (not on the first layer) and Le
 With `conditioning='concat'` (Mirza & Osindero 2014) the one-hot label is concatenated to z
 and, broadcast over the image, to the discriminator's input channels. With 'acgan' (Odena et al.
 2017) the generator is conditioned the same way and the discriminator, which does not see the
-label, also predicts it: it returns (logits, class logits).
+label, also predicts it: it returns (logits, class logits). With 'projection' (Miyato & Koyama
+2018) the generator is conditioned the same way and the discriminator adds <embed(y), features>
+to its logit, the features summed over the last hidden layer's positions.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def _scale_init(key, shape, dtype=jnp.float32):
 
 
 def _check(role: str, config) -> None:
-  allowed = ('none', 'concat', 'acgan')
+  allowed = ('none', 'concat', 'acgan', 'projection')
   if config.get('conditioning', 'none') not in allowed:
     raise ConfigError(f'config.{role}.conditioning: {config.conditioning!r}; use one of {allowed}')
   if config.get('ch', 64) <= 0:
@@ -65,7 +67,7 @@ class DCGANGenerator(nn.Module):
                train: bool = True) -> jax.Array:
     size, _, channels = self.out_shape
     base, layers = _base_and_layers(size)
-    if self.conditioning in ('concat', 'acgan'):
+    if self.conditioning in ('concat', 'acgan', 'projection'):
       z = jnp.concatenate([z, jax.nn.one_hot(labels, self.num_classes, dtype=z.dtype)], axis=-1)
     x = z[:, None, None, :]
     x = ConvTranspose(self.ch * 2 ** (layers - 1), (base, base), padding='VALID',
@@ -106,6 +108,9 @@ class DCGANDiscriminator(nn.Module):
     features = x
     x = Conv(1, (base, base), padding='VALID', use_bias=False, kernel_init=_INIT)(features)
     logits = x.reshape(x.shape[0])
+    if self.conditioning == 'projection':
+      embedding = nn.Embed(self.num_classes, features.shape[-1], embedding_init=_INIT)(labels)
+      logits += jnp.sum(embedding * jnp.sum(features, axis=(1, 2)), axis=-1)
     if self.conditioning == 'acgan':
       class_logits = Conv(self.num_classes, (base, base), padding='VALID',
                           kernel_init=_INIT)(features).reshape(x.shape[0], self.num_classes)

@@ -1,0 +1,60 @@
+"""The baselines a translation or super-resolution run is set beside, scored by the evaluators'
+own code on the same held-out pairs: copying the input (translation), bicubic and nearest
+upsampling (super-resolution), and the real targets themselves."""
+
+from __future__ import annotations
+
+import jax
+import ml_collections
+import numpy as np
+
+from gan_jax import data
+from gan_jax.metrics import evaluators
+
+
+def baseline_outputs(config: ml_collections.ConfigDict, count: int, direction: str = ''
+                     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+  """Outputs of the baselines for the first `count` held-out sources (of `direction`, for two
+  unpaired domains) in [-1, 1], and the sources' labels."""
+  c = config.copy_and_resolve_references()
+  c.dataset.split, c.batch_size, c.n_critic = c.dataset.test_split, 1, 1
+  dataset = data.build_on_one_process(c)
+  pairs = dataset.first(count, direction) if direction else dataset.first(count)
+  source, target = pairs['source'], pairs['target']
+  out = {'real targets': target}
+  if source.shape[1:3] == target.shape[1:3]:  # Translation: the input as its own output.
+    out['copy the input'] = (np.repeat(source, target.shape[-1], -1)
+                             if source.shape[-1] != target.shape[-1] else source)
+  else:
+    for method in ('bicubic', 'nearest'):
+      up = jax.image.resize(source, (len(source),) + target.shape[1:], method)
+      out[f'{method} upsampling'] = np.clip(np.asarray(up), -1, 1)
+  return out, pairs['label']
+
+
+def metric_names(config: ml_collections.ConfigDict) -> list[str]:
+  """The logged keys (`eval/...`) of the config's evaluators, standard deviations left out."""
+  return [f'eval/{k}' for e in evaluators.entries(config).values()
+          for k in evaluators.metric_keys(e.metric, e.extractor, e.direction)
+          if not k.endswith('_std')]
+
+
+def score_baselines(config: ml_collections.ConfigDict, num_classes: int = 10
+                    ) -> dict[str, dict[str, float]]:
+  """{baseline: {eval/key: value}} for every evaluator of `config` (NaN where a baseline does
+  not apply), each on that evaluator's number of held-out pairs."""
+  quality = evaluators.Evaluators(config, num_classes, None)
+  count = max(e.num_samples for e in quality.entries.values())
+  keys = metric_names(config)
+  outputs = {d: baseline_outputs(config, count, d)
+             for d in sorted({e.direction for e in quality.entries.values()})}
+  rows = {}
+  for label in dict.fromkeys(b for images, _ in outputs.values() for b in images):
+    values = {}
+    for name, e in quality.entries.items():
+      images, labels = outputs[e.direction]
+      if label in images:
+        values.update(quality.score(name, images[label][:e.num_samples],
+                                    labels[:e.num_samples], label)[0])
+    rows[label] = {k: values.get(k, float('nan')) for k in keys}
+  return rows
