@@ -8,8 +8,8 @@ import pytest
 from gan_jax import reproduce
 from gan_jax.reproduce import __main__ as cli
 from gan_jax.reproduce import (cas, dcgan_latent_walks, dcgan_vector_arithmetic, dirac_gan,
-                               discriminator_features, equilibrium, pacgan_table1, stacked_mnist,
-                               super_resolution)
+                               discriminator_features, equilibrium, pacgan_table1,
+                               pix2pix_ablation, stacked_mnist, super_resolution)
 from test_bad_input import one_error_line
 
 
@@ -179,20 +179,27 @@ def test_vector_arithmetic_on_crafted_latents():
     assert len(rates) == 90 and rates.min() == 1.0
 
 
+def small_runs(monkeypatch, tfds_dir, module, config_function: str, adjust=lambda config: None):
+  """The figure's configs on 256 training images, batch 16 and 8-channel networks, datasets from
+  the tests' folder."""
+  monkeypatch.setenv('TFDS_DATA_DIR', tfds_dir)
+  paper_config = getattr(module, config_function)
+
+  def small(*args):
+    config = paper_config(*args)
+    config.dataset.split, config.batch_size = 'train[:256]', 16
+    config.generator.ch = config.discriminator.ch = 8
+    adjust(config)
+    return config
+  monkeypatch.setattr(module, config_function, small)
+
+
 def test_cas_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
   """A conditional DCGAN (the projection discriminator; 2 seeds as one program) scored by CAS,
   beside the same classifier trained on as many real images. (The figure runs concat and AC-GAN
   the same way; their runlocal runs are in test_train.)"""
-  monkeypatch.setenv('TFDS_DATA_DIR', tfds_dir)
-  paper_config = cas.model_config
-
-  def tiny(*args):
-    config = paper_config(*args)
-    config.dataset.split, config.batch_size = 'train[:256]', 16
-    config.generator.ch = config.discriminator.ch = 8
-    config.evals['cas']['num_real'] = 500
-    return config
-  monkeypatch.setattr(cas, 'model_config', tiny)
+  small_runs(monkeypatch, tfds_dir, cas, 'model_config',
+             lambda config: config.evals['cas'].update(num_real=500))
   monkeypatch.setattr(cas, 'MODELS', {'projection': 'projection'})
   monkeypatch.setitem(cas.PROTOCOLS, 'short', (2, 2, 64))
   out = tmp_path / 'cas'
@@ -201,7 +208,7 @@ def test_cas_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
                                              'real data (64 training images)']
   for row in report.rows:
     assert 0 <= float(row[1].split(' ± ')[0]) <= 100
-  assert report.rows[-1][3] == cas.PUBLISHED['real'] and len(report.checks) == 1
+  assert report.rows[-1][3] == cas.PUBLISHED['real'] and len(report.checks) == 2
   assert 'tested on 500 images of mnist:test' in report.protocol
   assert 'dcgan_mnist.py:projection' in '\n'.join(report.commands)
   report.write(str(out), 'cas')
@@ -259,3 +266,24 @@ def test_super_resolution_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
   missing = super_resolution.run_config(f'init={tmp_path / "nothing"}', 1, 64)
   with pytest.raises(ConfigError, match='config.init_generator_from: no checkpoints in'):
     loop.train_and_evaluate(missing, str(tmp_path / 'srgan2'))
+
+
+def test_pix2pix_ablation_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
+  """L1 only against L1 + cGAN (2 seeds each as one program, small networks), beside copying
+  the edges and the real digits."""
+  small_runs(monkeypatch, tfds_dir, pix2pix_ablation, 'run_config')
+  monkeypatch.setitem(pix2pix_ablation.PROTOCOLS, 'short', (2, 2, 64))
+  out = tmp_path / 'pix2pix_ablation'
+  report = pix2pix_ablation.reproduce('short', str(out))
+  assert [row[0] for row in report.rows] == ['L1 only', 'L1 + cGAN (pix2pix)', 'real targets',
+                                             'copy the input']
+  for row in report.rows[:2]:  # mean ± s.e. over the 2 seeds
+    assert 0 <= float(row[1].split(' ± ')[0]) <= 1 and ' ± ' in row[2]
+  real, copy = report.rows[2], report.rows[3]
+  assert real[3] == 'inf' and float(real[1]) > 0.9 and real[-2] == '0.80'
+  assert float(copy[1]) < float(real[1]) and len(report.checks) == 2
+  report.write(str(out), 'pix2pix_ablation')
+  assert os.path.isfile(out / 'pix2pix_ablation.png')
+  with open(tmp_path / 'runs' / 'pix2pix_edges2mnist_l1only_2steps_2seeds_64pairs' /
+            'config.json') as f:
+    assert '"adversarial_weight": 0.0' in f.read()

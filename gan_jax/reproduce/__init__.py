@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1', 'stacked_mnist', 'discriminator_features',
-         'dcgan_latent_walks', 'dcgan_vector_arithmetic', 'cas', 'super_resolution')
+         'dcgan_latent_walks', 'dcgan_vector_arithmetic', 'cas', 'super_resolution',
+         'pix2pix_ablation')
 BUDGETS = ('short', 'medium', 'full')
 
 
