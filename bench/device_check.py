@@ -205,7 +205,8 @@ def pacgan(seconds_left: float, smoke: bool, rows: list[dict]) -> None:
   root = tempfile.mkdtemp(prefix='device_check_pacgan_')
   start = time.perf_counter()
   probe = run_cell('grid', 1, seeds, 0.02 if smoke else 2.0, os.path.join(root, 'probe'))
-  rate = probe['steps'] / probe['wall']  # steps/s of `seeds` seeds, evaluation and startup included
+  # A fresh folder, so trained now: steps/s of `seeds` seeds, evaluation and startup included.
+  rate = probe['steps'] / float(probe['wall'])
   left = seconds_left - (time.perf_counter() - start)
   epochs = 0.02 if smoke else max(1.0, min(400.0, 0.8 * left * rate / len(cells) / 1000))
   for dataset, pack in cells:
@@ -214,7 +215,7 @@ def pacgan(seconds_left: float, smoke: bool, rows: list[dict]) -> None:
     rows.append({'part': 'PacGAN Table 1', 'what': f'{dataset}, pack {pack}, {seeds} seeds, '
                  f'{cell["steps"]:,} steps', 'result': f'modes {fmt(s["modes_covered"], digits=1)}, '
                  f'high quality {fmt(s["high_quality_fraction"], 100, 1)} %, reverse KL '
-                 f'{fmt(s["reverse_kl"])}; {cell["wall"]:.0f} s', 'steps_per_s': cell['steps_per_s']})
+                 f'{fmt(s["reverse_kl"])}; {cell["wall"]} s', 'steps_per_s': cell['steps_per_s']})
   full_steps = 400 * 100_000 // 100
   rate = np.median([r['steps_per_s'] for r in rows if r['part'] == 'PacGAN Table 1'])
   rows.append({'part': 'PacGAN Table 1', 'what': f'full protocol: 400 epochs ({full_steps:,} steps), '

@@ -62,7 +62,7 @@ def main() -> None:
       name = 'GAN' if pack == 1 else f'PacGAN{pack}'
       print(f'| {dataset_name} | {name} | {mean_se(s["modes_covered"], digits=1)} '
             f'| {mean_se(s["high_quality_fraction"], 100, 1)} | {mean_se(s["reverse_kl"])} '
-            f'| {published} | {r["steps"]} | {r["wall"]:.0f} '
+            f'| {published} | {r["steps"]} | {r["wall"]} '
             f'| {r["steps_per_s"] * num_seeds:.0f} |', flush=True)
 
 

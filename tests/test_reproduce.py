@@ -68,6 +68,7 @@ def test_pacgan_table1_at_tiny_settings(tmp_path, capsys, monkeypatch):
   before = log.read_text()
   assert cli.main(['pacgan_table1', '--out', str(out)]) == 0  # finished runs are read back
   assert log.read_text() == before
+  assert '| read back |' in (out / 'pacgan_table1.md').read_text()
   assert os.listdir(tmp_path / 'runs' / runs[0] / 'checkpoints') == ['4']
 
 

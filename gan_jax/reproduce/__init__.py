@@ -123,6 +123,25 @@ def trained_dcgan_mnist(steps: int, out: str):
   return config, generate, lambda images: classifier.predict(params, images)['logits'].argmax(-1)
 
 
+def final_evaluation(config, workdir: str, key: str) -> tuple[dict, list[dict], str]:
+  """Trains `config` in `workdir` unless it has finished, then (its last logged row holding
+  `key`, all its rows, the wall-clock cell: seconds this call trained, or 'read back')."""
+  from gan_jax.train.loop import train_and_evaluate
+  from gan_jax.train.writers import read_jsonl
+  path = os.path.join(workdir, 'metrics.jsonl')
+  done = os.path.exists(path) and any(r.get('step') == config.num_steps and key in r
+                                      for r in read_jsonl(path))
+  result = train_and_evaluate(config, workdir)
+  rows = read_jsonl(result['metrics'])
+  final = next(r for r in reversed(rows) if key in r)
+  return final, rows, 'read back' if done else f'{result["seconds"]:.0f}'
+
+
+def per_seed(row: dict, key: str, seeds: int) -> np.ndarray:
+  """Each seed's value of `key` in a logged row (`key/seed_S`; the key itself for one seed)."""
+  return np.array([float(row[f'{key}/seed_{s}'] if seeds > 1 else row[key]) for s in range(seeds)])
+
+
 def module(name: str):
   """The module of figure `name` (one of NAMES)."""
   return importlib.import_module(f'gan_jax.reproduce.{name}')

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from gan_jax.reproduce import Report, experiment, mean_se, runs_dir
+from gan_jax.reproduce import Report, experiment, final_evaluation, mean_se, per_seed, runs_dir
 
 PAPER = 'Ravuri & Vinyals 2019, "Classification Accuracy Score for Conditional Generative Models"'
 FIGURE = 'Table 1: CAS of conditional GANs against a classifier trained on real data'
@@ -45,14 +45,9 @@ def model_config(model: str, steps: int, seeds: int, samples: int):
 
 def run_model(model: str, steps: int, seeds: int, samples: int, workdir: str) -> dict:
   """Per-seed CAS and Fréchet distance of one model at its last step (trained unless finished)."""
-  from gan_jax.train.loop import train_and_evaluate
-  from gan_jax.train.writers import read_jsonl
-  result = train_and_evaluate(model_config(model, steps, seeds, samples), workdir)
-  final = next(r for r in reversed(read_jsonl(result['metrics'])) if 'eval/cas' in r)
-  per_seed = lambda key: np.array([float(final[f'{key}/seed_{s}'] if seeds > 1 else final[key])
-                                   for s in range(seeds)])
-  return {'cas': per_seed('eval/cas'), 'fd': per_seed('eval/fd_mnist_cnn'),
-          'protocol': final['eval/cas_protocol'], 'wall': result['seconds']}
+  final, _, wall = final_evaluation(model_config(model, steps, seeds, samples), workdir, 'eval/cas')
+  return {'cas': per_seed(final, 'eval/cas', seeds), 'fd': per_seed(final, 'eval/fd_mnist_cnn', seeds),
+          'protocol': final['eval/cas_protocol'], 'wall': wall}
 
 
 def real_baseline(config, samples: int, seeds: int) -> np.ndarray:
@@ -94,8 +89,8 @@ def reproduce(budget: str, out: str) -> Report:
   real = real_baseline(model_config(next(iter(MODELS)), steps, seeds, samples), samples, seeds)
   names = {'concat': 'DCGAN, label concatenated', 'acgan': 'AC-GAN',
            'projection': 'DCGAN, projection discriminator'}
-  rows = [[names[m], mean_se(r['cas'], 100, 1), mean_se(r['fd']), PUBLISHED['gan'],
-           f'{r["wall"]:.0f}'] for m, r in models.items()]
+  rows = [[names[m], mean_se(r['cas'], 100, 1), mean_se(r['fd']), PUBLISHED['gan'], r['wall']]
+          for m, r in models.items()]
   rows.append([f'real data ({samples:,} training images)', mean_se(real, 100, 1), '0 (itself)',
                PUBLISHED['real'], ''])
   best = max(models, key=lambda m: models[m]['cas'].mean())

@@ -15,7 +15,8 @@ import os
 import numpy as np
 
 from gan_jax.metrics.modes import MODE_METRICS
-from gan_jax.reproduce import Report, experiment, mean_se, runs_dir, standard_error
+from gan_jax.reproduce import (Report, experiment, final_evaluation, mean_se, runs_dir,
+                               standard_error)
 
 PAPER = 'Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in GANs"'
 FIGURE = 'Table 1: mode collapse on the 2-D ring and grid'
@@ -41,22 +42,18 @@ def cell_config(dataset_name: str, pack: int):
 
 def run_cell(dataset_name: str, pack: int, num_seeds: int, epochs: float, workdir: str) -> dict:
   """Trains (or reads back) one (dataset, pack) cell over seeds 0..num_seeds-1."""
-  from gan_jax.train.loop import train_and_evaluate
-  from gan_jax.train.writers import read_jsonl
   config = cell_config(dataset_name, pack)
   config.num_steps = max(1, int(epochs * config.dataset.num_train // config.batch_size))
   config.num_seeds = num_seeds
   config.log_every = max(1, min(config.log_every, config.num_steps // 5))
   config.eval_every = config.num_steps  # Scored once, at the end, as the paper.
-  result = train_and_evaluate(config, workdir)
-  rows = read_jsonl(result['metrics'])
-  final = next(r for r in reversed(rows) if 'eval/modes_covered' in r)  # also when read back
+  final, rows, wall = final_evaluation(config, workdir, 'eval/modes_covered')
   rates = [r['steps_per_sec'] for r in rows if 'steps_per_sec' in r]
   return {
       'scores': {k: np.array([float(final[f'eval/{k}/seed_{s}']) for s in range(num_seeds)])
                  for k in MODE_METRICS},
       'steps': config.num_steps,
-      'wall': result['seconds'],
+      'wall': wall,
       'steps_per_s': float(np.median(rates)) if rates else float('nan'),
   }
 
@@ -99,7 +96,7 @@ def reproduce(budget: str, out: str) -> Report:
                    mean_se(s['modes_covered'], digits=1),
                    mean_se(s['high_quality_fraction'], 100, 1), mean_se(s['reverse_kl']),
                    ', '.join(PUBLISHED.get((name, pack), ('—',) * 3)), cell['steps'],
-                   f'{cell["wall"]:.0f}'])
+                   cell['wall']])
     if 1 in packs and max(packs) > 1:
       gan, pac = cells[name, 1]['scores'], cells[name, max(packs)]['scores']
       checks[f'{name}: PacGAN{max(packs)} covers more modes than GAN (mean over seeds)'] = bool(

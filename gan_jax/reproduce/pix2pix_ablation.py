@@ -15,7 +15,8 @@ import os
 
 import numpy as np
 
-from gan_jax.reproduce import Report, experiment, line_figure, mean_se, runs_dir
+from gan_jax.reproduce import (Report, experiment, final_evaluation, line_figure, mean_se, per_seed,
+                               runs_dir)
 
 PAPER = ('Isola, Zhu, Zhou & Efros 2017, "Image-to-Image Translation with Conditional '
          'Adversarial Networks"')
@@ -46,14 +47,8 @@ def run_config(variant: str, steps: int, seeds: int, samples: int):
 
 def per_seed_scores(config, workdir: str) -> dict[str, np.ndarray]:
   """{eval key: per-seed values} at the run's last step (trained first unless finished)."""
-  from gan_jax.train.loop import train_and_evaluate
-  from gan_jax.train.writers import read_jsonl
-  result = train_and_evaluate(config, workdir)
-  final = next(r for r in reversed(read_jsonl(result['metrics'])) if KEYS[0] in r)
-  seeds = config.num_seeds
-  scores = {k: np.array([float(final[f'{k}/seed_{s}'] if seeds > 1 else final[k])
-                         for s in range(seeds)]) for k in KEYS}
-  return {**scores, 'wall': result['seconds']}
+  final, _, wall = final_evaluation(config, workdir, KEYS[0])
+  return {**{k: per_seed(final, k, config.num_seeds) for k in KEYS}, 'wall': wall}
 
 
 def reproduce(budget: str, out: str) -> Report:
@@ -63,7 +58,7 @@ def reproduce(budget: str, out: str) -> Report:
       runs_dir(out), f'pix2pix_edges2mnist_{v}_{steps}steps_{seeds}seeds_{samples}pairs'))
       for v in VARIANTS}
   rows = [[name, *(mean_se(runs[v][k], digits=4 if 'accuracy' in k or 'ssim' in k else 2)
-                   for k in KEYS), PUBLISHED[v], f'{runs[v]["wall"]:.0f}']
+                   for k in KEYS), PUBLISHED[v], runs[v]['wall']]
           for v, name in VARIANTS.items()]
   for name, values in score_baselines(run_config('l1only', steps, seeds, samples)).items():
     rows.append([name, *(f'{values[k]:.4g}' for k in KEYS), PUBLISHED.get(name, ''), ''])

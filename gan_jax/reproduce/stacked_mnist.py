@@ -14,7 +14,8 @@ import os
 
 import numpy as np
 
-from gan_jax.reproduce import Report, experiment, line_figure, mean_se, runs_dir
+from gan_jax.reproduce import (Report, experiment, final_evaluation, line_figure, mean_se, per_seed,
+                               runs_dir)
 
 PAPER = 'Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in GANs"'
 FIGURE = 'Table 3: Stacked-MNIST modes and KL (VEEGAN protocol)'
@@ -36,14 +37,10 @@ def cell_config(pack: int, steps: int, seeds: int):
 
 def run_cell(pack: int, steps: int, seeds: int, workdir: str) -> dict[str, np.ndarray]:
   """Per-seed modes and KL of one cell at its last step (trained unless finished)."""
-  from gan_jax.train.loop import train_and_evaluate
-  from gan_jax.train.writers import read_jsonl
-  result = train_and_evaluate(cell_config(pack, steps, seeds), workdir)
-  final = next(r for r in reversed(read_jsonl(result['metrics'])) if 'eval/stacked_modes' in r)
-  per_seed = lambda key: np.array([float(final[f'{key}/seed_{s}'] if seeds > 1 else final[key])
-                                   for s in range(seeds)])
-  return {'modes': per_seed('eval/stacked_modes'), 'kl': per_seed('eval/stacked_kl'),
-          'samples': int(final['eval/stacked_modes_num_samples']), 'wall': result['seconds']}
+  final, _, wall = final_evaluation(cell_config(pack, steps, seeds), workdir, 'eval/stacked_modes')
+  return {'modes': per_seed(final, 'eval/stacked_modes', seeds),
+          'kl': per_seed(final, 'eval/stacked_kl', seeds),
+          'samples': int(final['eval/stacked_modes_num_samples']), 'wall': wall}
 
 
 def reproduce(budget: str, out: str) -> Report:
@@ -52,7 +49,7 @@ def reproduce(budget: str, out: str) -> Report:
                                                        f'stacked_mnist_pack{p}_{steps}steps_{seeds}seeds'))
            for p in packs}
   rows = [['DCGAN' if p == 1 else f'PacDCGAN{p}', mean_se(c['modes'], digits=1),
-           mean_se(c['kl']), ', '.join(PUBLISHED.get(p, ('—', '—'))), f'{c["wall"]:.0f}']
+           mean_se(c['kl']), ', '.join(PUBLISHED.get(p, ('—', '—'))), c['wall']]
           for p, c in cells.items()]
   fig, ax = line_figure(list(packs), {'gan_jax': [cells[p]['modes'] for p in packs]}, 'pack',
                         'modes covered (of 1000)', 'Stacked-MNIST', ylim=(0, 1050))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from gan_jax.reproduce import Report, experiment, runs_dir
+from gan_jax.reproduce import Report, experiment, final_evaluation, runs_dir
 
 PAPER = ('Ledig et al. 2017, "Photo-Realistic Single Image Super-Resolution Using a GAN"; Blau & '
          'Michaeli 2018, "The Perception-Distortion Tradeoff"')
@@ -44,11 +44,8 @@ def run_config(variant: str, steps: int, samples: int):
 
 def last_scores(config, workdir: str) -> dict:
   """The run's evaluator values at its last step (trained first unless finished)."""
-  from gan_jax.train.loop import train_and_evaluate
-  from gan_jax.train.writers import read_jsonl
-  result = train_and_evaluate(config, workdir)
-  final = next(r for r in reversed(read_jsonl(result['metrics'])) if 'eval/psnr' in r)
-  return {**{k: final[k] for k in KEYS}, 'wall': result['seconds']}
+  final, _, wall = final_evaluation(config, workdir, 'eval/psnr')
+  return {**{k: final[k] for k in KEYS}, 'wall': wall}
 
 
 def _figure(rows: dict):
@@ -82,7 +79,7 @@ def reproduce(budget: str, out: str) -> Report:
   order = ['bicubic upsampling', 'nearest upsampling', 'SRResNet', 'SRGAN', 'real targets']
   steps = {'SRResNet': f'{srresnet_steps:,}', 'SRGAN': f'{srresnet_steps:,} + {srgan_steps:,}'}
   table = [[name, steps.get(name, ''), *(f'{rows[name][k]:.4g}' for k in KEYS),
-            PUBLISHED.get(name, ''), f'{rows[name]["wall"]:.0f}' if 'wall' in rows[name] else '']
+            PUBLISHED.get(name, ''), rows[name].get('wall', '')]
            for name in order]
   psnr = lambda name: rows[name]['eval/psnr']
   fd = lambda name: rows[name]['eval/fd_cifar10_cnn']
