@@ -74,14 +74,20 @@ def runs_dir(out: str) -> str:
   return os.path.join(os.path.dirname(os.path.abspath(out)), 'runs')
 
 
-def dcgan_mnist(steps: int):
-  """experiments/dcgan_mnist.py for `steps` steps, MNIST from TFDS_DATA_DIR (else tfds's default
-  folder), no evaluators: the figures that use it read its networks."""
-  config = experiment('dcgan_mnist').get_config()
-  config.num_steps = steps
+def scored_at_the_end(config, steps: int, seeds: int = 1):
+  """`config` for `steps` steps with `seeds` seeds (one program), evaluated and checkpointed at
+  the last step, logging about 5 times, datasets from TFDS_DATA_DIR (else tfds's default folder)."""
+  config.num_steps, config.num_seeds = steps, seeds
   config.eval_every = config.checkpoint_every = steps
   config.log_every = max(1, min(config.log_every, steps // 5))
   config.dataset.data_dir = os.environ.get('TFDS_DATA_DIR', '')
+  return config
+
+
+def dcgan_mnist(steps: int):
+  """experiments/dcgan_mnist.py for `steps` steps, MNIST from TFDS_DATA_DIR (else tfds's default
+  folder), no evaluators: the figures that use it read its networks."""
+  config = scored_at_the_end(experiment('dcgan_mnist').get_config(), steps)
   config.evals, config.eval.best_metric = {}, ''
   return config
 

@@ -17,7 +17,8 @@ import os
 
 import numpy as np
 
-from gan_jax.reproduce import Report, experiment, final_evaluation, mean_se, per_seed, runs_dir
+from gan_jax.reproduce import (Report, experiment, final_evaluation, mean_se, per_seed, runs_dir,
+                               scored_at_the_end)
 
 PAPER = 'Ravuri & Vinyals 2019, "Classification Accuracy Score for Conditional Generative Models"'
 FIGURE = 'Table 1: CAS of conditional GANs against a classifier trained on real data'
@@ -32,11 +33,7 @@ PUBLISHED = {'real': '73.09 % (real ImageNet)', 'gan': '42.65 % (BigGAN-deep)'}
 def model_config(model: str, steps: int, seeds: int, samples: int):
   """dcgan_mnist with `model`'s conditioning, scored at its last step by CAS and the Fréchet
   distance on gan_jax's MNIST classifier."""
-  config = experiment('dcgan_mnist').get_config(MODELS[model])
-  config.num_steps, config.num_seeds = steps, seeds
-  config.eval_every = config.checkpoint_every = steps
-  config.log_every = max(1, min(config.log_every, steps // 5))
-  config.dataset.data_dir = os.environ.get('TFDS_DATA_DIR', '')
+  config = scored_at_the_end(experiment('dcgan_mnist').get_config(MODELS[model]), steps, seeds)
   config.evals = {'cas': dict(metric='cas', num_samples=samples, extractor='mnist_cnn'),
                   'fd': dict(metric='fd', num_samples=samples, extractor='mnist_cnn')}
   config.eval.best_metric = ''

@@ -5,12 +5,12 @@ sharp transitions, which the paper reads as the generator not having memorized i
 The generator is experiments/dcgan_mnist.py's EMA generator. Measured per walk: its largest
 change between neighbouring frames, as a share of the mean distance between two independent
 samples (a walk without sharp transitions keeps it well below 1), and how often the shipped MNIST
-classifier's digit changes along it; beside the same for random latents in a row (no walk). Also the latent norm at the middle of the path, as a share of the endpoints': lerp's drops to
+classifier's digit changes along it; beside the same for random latents in a row (no walk).
+Also the latent norm at the middle of the path, as a share of the endpoints': lerp's drops to
 about 1/√2 for Gaussian latents, slerp's stays near 1 (White 2016).
 """
 
 from __future__ import annotations
-
 
 import jax
 import jax.numpy as jnp

@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from gan_jax.reproduce import (Report, experiment, final_evaluation, line_figure, mean_se, per_seed,
-                               runs_dir)
+                               runs_dir, scored_at_the_end)
 
 PAPER = ('Isola, Zhu, Zhou & Efros 2017, "Image-to-Image Translation with Conditional '
          'Adversarial Networks"')
@@ -33,11 +33,8 @@ VARIANTS = {'l1only': 'L1 only', 'pix2pix': 'L1 + cGAN (pix2pix)'}
 def run_config(variant: str, steps: int, seeds: int, samples: int):
   """pix2pix_edges2mnist (`l1only` or the default, '') for `steps` steps with `seeds` seeds,
   scored at the last step on the first `samples` test pairs."""
-  config = experiment('pix2pix_edges2mnist').get_config(variant if variant == 'l1only' else None)
-  config.num_steps, config.num_seeds = steps, seeds
-  config.eval_every = config.checkpoint_every = steps
-  config.log_every = max(1, min(config.log_every, steps // 5))
-  config.dataset.data_dir = os.environ.get('TFDS_DATA_DIR', '')
+  config = scored_at_the_end(experiment('pix2pix_edges2mnist').get_config(
+      variant if variant == 'l1only' else None), steps, seeds)
   for entry in config.evals.values():
     entry['num_samples'] = samples
     if entry.get('num_real'):

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from gan_jax.reproduce import (Report, experiment, final_evaluation, line_figure, mean_se, per_seed,
-                               runs_dir)
+                               runs_dir, scored_at_the_end)
 
 PAPER = 'Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in GANs"'
 FIGURE = 'Table 3: Stacked-MNIST modes and KL (VEEGAN protocol)'
@@ -27,11 +27,8 @@ PUBLISHED = {1: ('99.0', '3.40'), 2: ('1000.0', '0.06')}  # (modes, KL), Table 3
 
 
 def cell_config(pack: int, steps: int, seeds: int):
-  config = experiment('dcgan_stacked_mnist').get_config(f'pack={pack}')
-  config.num_steps, config.num_seeds = steps, seeds
-  config.eval_every = config.checkpoint_every = steps
-  config.log_every = max(1, min(config.log_every, steps // 5))
-  config.dataset.data_dir = os.environ.get('TFDS_DATA_DIR', '')
+  config = scored_at_the_end(experiment('dcgan_stacked_mnist').get_config(f'pack={pack}'), steps,
+                             seeds)
   return config
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from gan_jax.reproduce import Report, experiment, final_evaluation, runs_dir
+from gan_jax.reproduce import Report, experiment, final_evaluation, runs_dir, scored_at_the_end
 
 PAPER = ('Ledig et al. 2017, "Photo-Realistic Single Image Super-Resolution Using a GAN"; Blau & '
          'Michaeli 2018, "The Perception-Distortion Tradeoff"')
@@ -32,11 +32,7 @@ KEYS = ('eval/psnr', 'eval/ssim', 'eval/psnr_y', 'eval/lr_psnr', 'eval/fd_cifar1
 
 def run_config(variant: str, steps: int, samples: int):
   """srgan_cifar's `variant` for `steps` steps, scored at the last one on `samples` test images."""
-  config = experiment('srgan_cifar').get_config(variant)
-  config.num_steps = steps
-  config.eval_every = config.checkpoint_every = steps
-  config.log_every = max(1, min(config.log_every, steps // 5))
-  config.dataset.data_dir = os.environ.get('TFDS_DATA_DIR', '')
+  config = scored_at_the_end(experiment('srgan_cifar').get_config(variant), steps)
   for entry in config.evals.values():
     entry['num_samples'] = samples
   return config
