@@ -27,7 +27,7 @@ $(VENV)/.parity: $(VENV)/.installed
 	$(UV) -e '.[parity]'
 	touch $@
 
-# Ray Tune and Train for `launch.py --sweep`: `make test` installs it and runs a sweep.
+# Ray Tune for `launch.py --sweep`: `make test` installs it and runs a sweep.
 $(VENV)/.sweep: $(VENV)/.installed
 	$(UV) -e '.[sweep]'
 	touch $@

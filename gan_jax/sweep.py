@@ -16,7 +16,8 @@ imports Ray):
 
 `python launch.py --config X.py --workdir DIR --sweep` runs it (`run`): each trial is an ordinary
 gan_jax run in `DIR/trials/<trial id>/` (checkpoints, metrics.jsonl, TensorBoard events), on
-`--trial_workers` processes of a Ray Train `JaxTrainer`, reporting its evaluation metrics to Tune
+`--trial_workers` processes (Ray actors reserved together in a placement group; on TPU, one per
+host of a slice) that join as one multi-process jax run, reporting its evaluation metrics to Tune
 as they are logged. The same command resumes an interrupted sweep: finished trials are kept,
 unfinished ones continue from their own checkpoints. At the end, a table of trials x values x
 the best metric is printed and written to `DIR/sweep.md` and `DIR/sweep.csv`.
@@ -38,15 +39,16 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from gan_jax.config import logged_metrics, validate
 from gan_jax.errors import ConfigError, SweepError
-from gan_jax.metrics import evaluators
+
+# This module is light to import (the config checks and jax are imported where used): every Ray
+# process that runs a trial imports it.
 
 DISTRIBUTIONS = ('loguniform', 'uniform', 'choice')
 SCHEDULERS = ('asha', 'median')
 SPEC_FIELDS = ('params', 'metric', 'num_trials', 'scheduler')
 TRIAL_FILE = 'trial.json'  # in each trial folder: the trial's values and where it ran
-INSTALL = "pip install -e '.[sweep]' (Ray Tune and Train, pinned)"
+INSTALL = "pip install -e '.[sweep]' (Ray Tune, pinned)"
 # A trial the cluster loses (a preempted host) is run again, resuming from its checkpoint.
 MAX_TRIAL_FAILURES = 3
 
@@ -61,6 +63,7 @@ class Sweep:
 
   @property
   def mode(self) -> str:
+    from gan_jax.metrics import evaluators
     return 'min' if evaluators.lower_is_better(self.metric) else 'max'
 
   @property
@@ -124,6 +127,7 @@ def _probe_values(key: str, space: Any) -> list[Any]:
 def check_sweep(spec: Any, config: ml_collections.ConfigDict) -> Sweep:
   """Checks a `get_sweep` result against the locked config it sweeps: every key a field, every
   value one the config accepts, the metric one it logs. Raises `SweepError` before any trial."""
+  from gan_jax.config import logged_metrics, validate
   if not isinstance(spec, dict):
     raise SweepError(f'get_sweep: expected a dict of {SPEC_FIELDS}, got {type(spec).__name__}')
   unknown = sorted(set(spec) - set(SPEC_FIELDS))
@@ -231,13 +235,16 @@ def write_table(workdir: str, sweep: Sweep) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TrialScale:
-  """The processes of one trial: `workers` of `resources` each; on TPU, the slice they form."""
+  """The processes of one trial: `workers` of `resources` each; on TPU, one process per host of
+  a slice of `topology`."""
   workers: int = 1
   resources: dict[str, float] = dataclasses.field(default_factory=lambda: {'CPU': 1})
-  use_tpu: bool = False
-  use_gpu: bool = False
   topology: str = ''          # TPU slice topology, e.g. '4x4'
   accelerator_type: str = ''  # e.g. 'TPU-V6E'
+
+  @property
+  def use_tpu(self) -> bool:
+    return bool(self.topology)
 
 
 def trial_scale(workers: int = 1, resources: str = 'CPU=1', tpu_topology: str = '',
@@ -254,8 +261,10 @@ def trial_scale(workers: int = 1, resources: str = 'CPU=1', tpu_topology: str = 
     except ValueError:
       raise SweepError(f'--trial_resources: {item!r}; give NAME=AMOUNT, e.g. CPU=1 or TPU=4'
                        ) from None
-  return TrialScale(workers, per_worker, use_tpu=bool(tpu_topology), use_gpu='GPU' in per_worker,
-                    topology=tpu_topology, accelerator_type=accelerator_type)
+  if tpu_topology and not accelerator_type:
+    raise SweepError('--trial_tpu_topology: give the slice\'s --trial_accelerator_type too, '
+                     'e.g. TPU-V4')
+  return TrialScale(workers, per_worker, topology=tpu_topology, accelerator_type=accelerator_type)
 
 
 def _search_space(sweep: Sweep) -> dict[str, Any]:
@@ -273,6 +282,8 @@ def _search_space(sweep: Sweep) -> dict[str, Any]:
 def _scheduler(sweep: Sweep, config: ml_collections.ConfigDict):
   """Early stopping on the reported `step`, first allowed after the first evaluation."""
   from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule
+
+  from gan_jax.metrics import evaluators
   grace = min(config.num_steps, min(
       [config.eval_every] + [e.every for e in evaluators.entries(config).values()]))
   if sweep.scheduler == 'asha':
@@ -290,38 +301,41 @@ def _free_address() -> str:
   return f'{ray.util.get_node_ip_address()}:{port}'
 
 
-def _trial_worker(loop_config: dict[str, Any]) -> None:
-  """One process of a trial (a Ray Train worker): joins the trial's other processes, trains,
-  and reports each evaluation to Tune."""
-  import jax
-  import ray.train
-  from ray.train.collective import broadcast_from_rank_zero
-
-  from gan_jax.parallel import initialize_distributed
-  from gan_jax.train import train_and_evaluate
-
-  context = ray.train.get_context()
-  rank, world = context.get_world_rank(), context.get_world_size()
-  if world > 1 and not jax.distributed.is_initialized():  # On TPU/GPU the JaxTrainer has done it.
-    address = broadcast_from_rank_zero(_free_address() if rank == 0 else None)
-    initialize_distributed(address, world, rank)
-  workdir = loop_config['workdir']
-  os.makedirs(workdir, exist_ok=True)
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, TRIAL_FILE), 'w') as f:
-      json.dump({'values': loop_config['values'], 'processes': jax.process_count(),
-                 'devices': jax.device_count()}, f)
-
-  result = train_and_evaluate(loop_config['config'], workdir,
-                              on_eval=lambda step, scalars: ray.train.report(
-                                  _reported(step, scalars)))
-  if result['preempted']:  # Stopped by SIGTERM with a checkpoint: fail, so Tune runs it again.
-    raise RuntimeError(f'trial stopped by SIGTERM at step {result["step"]}; its rerun resumes')
-
-
 def _reported(step: int, scalars: dict[str, float]) -> dict[str, float]:
   """What a trial reports to Tune: the step, and the evaluation metrics by their names."""
   return {'step': step, **{k.removeprefix('eval/'): v for k, v in scalars.items()}}
+
+
+class TrialProcess:
+  """One process of a trial (a Ray actor, one per host on a TPU slice): joins the trial's other
+  processes, trains, and keeps each evaluation for the trial to report to Tune."""
+
+  def __init__(self):
+    self.evaluations: list[dict[str, float]] = []
+
+  def coordinator_address(self) -> str:
+    return _free_address()
+
+  def train(self, config: ml_collections.ConfigDict, values: dict[str, Any], workdir: str,
+            address: str, world: int, rank: int) -> None:
+    import jax
+
+    from gan_jax.parallel import initialize_distributed
+    from gan_jax.train import train_and_evaluate
+    if world > 1:
+      initialize_distributed(address, world, rank)
+    os.makedirs(workdir, exist_ok=True)
+    if jax.process_index() == 0:
+      with open(os.path.join(workdir, TRIAL_FILE), 'w') as f:
+        json.dump({'values': values, 'processes': jax.process_count(),
+                   'devices': jax.device_count()}, f)
+    result = train_and_evaluate(config, workdir, on_eval=lambda step, scalars:
+                                self.evaluations.append(_reported(step, scalars)))
+    if result['preempted']:  # Stopped by SIGTERM with a checkpoint: fail, so Tune runs it again.
+      raise RuntimeError(f'trial stopped by SIGTERM at step {result["step"]}; its rerun resumes')
+
+  def evaluations_from(self, start: int) -> list[dict[str, float]]:
+    return self.evaluations[start:]
 
 
 def _finished(workdir: str, num_steps: int) -> bool:
@@ -342,14 +356,45 @@ def _last_evaluation(workdir: str) -> tuple[int, dict[str, float]]:
   return step, scalars
 
 
+def _reserve(scale: TrialScale):
+  """(the trial's processes as Ray actors, a function releasing them): reserved together in one
+  placement group (on TPU, a slice with one bundle per host). Both belong to the trial; they are
+  released when it ends, and go with it if it is killed."""
+  import ray
+  from ray.util.placement_group import placement_group, remove_placement_group
+  from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+  if scale.use_tpu:
+    from ray.util.tpu import get_tpu_version_from_type, slice_placement_group
+    tpu_slice = slice_placement_group(scale.topology,
+                                      get_tpu_version_from_type(scale.accelerator_type))
+    group, release_group = tpu_slice.placement_group, tpu_slice.shutdown
+  else:
+    group = placement_group([dict(scale.resources)] * scale.workers, strategy='PACK')
+    release_group = lambda: remove_placement_group(group)
+  ray.get(group.ready())
+  actor = ray.remote(max_concurrency=2)(TrialProcess)  # Answers evaluations_from while it trains.
+  processes = []
+  for i, bundle in enumerate(group.bundle_specs):
+    bundle = dict(bundle)
+    processes.append(actor.options(
+        num_cpus=bundle.pop('CPU', 0), num_gpus=bundle.pop('GPU', 0),
+        memory=bundle.pop('memory', None), resources=bundle,
+        scheduling_strategy=PlacementGroupSchedulingStrategy(group, i)).remote())
+
+  def release():
+    for process in processes:
+      ray.kill(process)
+    release_group()
+  return processes, release
+
+
 def _trial(values: dict[str, Any], *, base: ml_collections.ConfigDict, workdir: str,
            scale: TrialScale) -> None:
-  """One trial (a Tune function trainable): a JaxTrainer of `scale.workers` processes training
-  the `base` config with `values` in `workdir/trials/<trial id>`."""
-  import ray.train
+  """One trial (a Tune function trainable): `scale`'s processes training the `base` config with
+  `values` in `workdir/trials/<trial id>` as one multi-process jax run, each evaluation reported
+  to Tune as it is logged. A process's error fails the trial, which Tune runs again."""
+  import ray
   from ray import tune
-  from ray.train.v2.jax import JaxTrainer
-  from ray.tune.integration.ray_train import TuneReportCallback
 
   trial_id = tune.get_context().get_trial_id()
   trial_dir = os.path.join(workdir, 'trials', trial_id)
@@ -359,18 +404,21 @@ def _trial(values: dict[str, Any], *, base: ml_collections.ConfigDict, workdir: 
     step, scalars = _last_evaluation(trial_dir)
     tune.report(_reported(step, scalars))
     return
-  scaling = ray.train.ScalingConfig(
-      num_workers=scale.workers, resources_per_worker=scale.resources, use_tpu=scale.use_tpu,
-      use_gpu=scale.use_gpu, topology=scale.topology or None,
-      accelerator_type=scale.accelerator_type or None)
-  trainer = JaxTrainer(
-      _trial_worker,
-      train_loop_config={'config': apply_values(base, values), 'values': values,
-                         'workdir': trial_dir},
-      scaling_config=scaling,
-      run_config=ray.train.RunConfig(name=trial_id, storage_path=os.path.join(workdir, 'ray'),
-                                     callbacks=[TuneReportCallback()]))
-  trainer.fit()
+  processes, release = _reserve(scale)
+  try:
+    address = ray.get(processes[0].coordinator_address.remote())
+    config = apply_values(base, values)
+    runs = [p.train.remote(config, values, trial_dir, address, len(processes), rank)
+            for rank, p in enumerate(processes)]
+    reported, pending = 0, runs
+    while pending:
+      done, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
+      ray.get(done)  # Raises a process's error at once.
+      for evaluation in ray.get(processes[0].evaluations_from.remote(reported)):
+        tune.report(evaluation)
+        reported += 1
+  finally:
+    release()
 
 
 def run(config: ml_collections.ConfigDict, sweep: Sweep, workdir: str,
@@ -389,10 +437,8 @@ def run(config: ml_collections.ConfigDict, sweep: Sweep, workdir: str,
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
   if not ray.is_initialized():
-    if address is None:  # Nothing preempts the Ray instance started here: no watcher actors.
-      os.environ.setdefault('RAY_TRAIN_ENABLE_PREEMPTION_WATCHER', '0')
     ray.init(address=address, include_dashboard=False, log_to_driver=False)
-  # The trial itself only waits on its workers: it holds no CPU, so workers can use them all
+  # The trial itself only waits on its processes: it holds no CPU, so they can use them all
   # (Ray needs some resource in a request: a token of memory).
   trainable = tune.with_resources(
       tune.with_parameters(_trial, base=config, workdir=workdir, scale=scale),

@@ -136,7 +136,9 @@ def test_local_sweep_of_two_process_trials_resumes_after_a_kill(tmp_path):
   command = [sys.executable, 'launch.py', '--config', 'experiments/gan_grid.py:runlocal',
              '--workdir', workdir, '--sweep', '--trial_workers', '2', '--trial_resources',
              'CPU=0.5']
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=1')
+  # One device per process (the tests' other XLA flags kept).
+  env = dict(os.environ, XLA_FLAGS=os.environ['XLA_FLAGS'].replace(
+      'xla_force_host_platform_device_count=8', 'xla_force_host_platform_device_count=1'))
   first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
   deadline = time.time() + 240
@@ -179,6 +181,8 @@ def test_local_sweep_of_two_process_trials_resumes_after_a_kill(tmp_path):
 @pytest.mark.parametrize('options,message', [
     ({'trial_workers': 0}, '--trial_workers: must be at least 1, got 0'),
     ({'trial_resources': 'CPU'}, "--trial_resources: 'CPU'; give NAME=AMOUNT"),
+    ({'trial_tpu_topology': '2x2x2'},
+     "--trial_tpu_topology: give the slice's --trial_accelerator_type too"),
 ])
 def test_bad_trial_flags_are_one_error_line(tmp_path, capsys, options, message):
   code = launch.sweep(gan_grid.get_config('runlocal'), _experiment_file(tmp_path, GOOD),
