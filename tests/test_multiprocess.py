@@ -28,9 +28,12 @@ def test_two_processes_equal_one(tmp_path):
   from test_train import read_state
   port, workdir = _free_port(), str(tmp_path / 'two')
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  # The best checkpoint too: at an evaluation step two orbax managers save, each finishing
+  # through cross-process barriers (they once collided and hung the run at its end).
   command = [sys.executable, 'launch.py', '--config', 'experiments/gan_grid.py:runlocal',
              '--workdir', workdir, '--distributed', '--coordinator_address', f'localhost:{port}',
-             '--num_processes', '2'] + [f'--config.{k}={v}' for k, v in OVERRIDES.items()]
+             '--num_processes', '2', '--config.eval.best_metric=modes_covered'] + [
+                 f'--config.{k}={v}' for k, v in OVERRIDES.items()]
   processes = [subprocess.Popen(command + ['--process_id', str(i)], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for i in range(2)]
@@ -38,6 +41,8 @@ def test_two_processes_equal_one(tmp_path):
   for p, out in zip(processes, outputs):
     assert p.returncode == 0, out[-3000:]
   assert 'final (step 4' in outputs[0] and 'final (step 4' not in outputs[1]  # process 0 reports
+  assert os.listdir(os.path.join(workdir, 'best')) and os.path.isfile(
+      os.path.join(workdir, 'best.json'))
 
   config = gan_grid.get_config('runlocal')
   config.update(OVERRIDES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 
 import jax
 import numpy as np
@@ -45,11 +46,18 @@ def _drop_closed_loop_reports() -> None:
 class Checkpointer:
   """Saves and restores `GANState` in `directory` with an orbax `CheckpointManager`."""
 
+  # Several processes: orbax's managers finish a save through cross-process barriers named alike
+  # in every manager, so two saves in flight at once (the latest and the best checkpoint, at an
+  # evaluation step) collide ("Barrier ... is already ongoing") and the run hangs at its end. A
+  # save there first waits for the other managers' saves.
+  _open: 'weakref.WeakSet[Checkpointer]' = weakref.WeakSet()
+
   def __init__(self, directory: str, keep: int):
     self.directory = os.path.abspath(directory)
     self._manager = ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+    Checkpointer._open.add(self)
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -97,8 +105,13 @@ class Checkpointer:
   def save(self, step: int, state: GANState) -> None:
     """Saves in the background; the next save or `close` waits for it."""
     saved = jax.tree.map(_host_copy, _to_saved(state))
+    if jax.process_count() > 1:
+      for other in Checkpointer._open:
+        if other is not self:
+          other._manager.wait_until_finished()
     self._manager.save(step, args=ocp.args.StandardSave(saved), force=True)
 
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+    Checkpointer._open.discard(self)
