@@ -7,9 +7,10 @@ import pytest
 
 from gan_jax import reproduce
 from gan_jax.reproduce import __main__ as cli
-from gan_jax.reproduce import (cas, dcgan_latent_walks, dcgan_vector_arithmetic, dirac_gan,
-                               discriminator_features, equilibrium, pacgan_table1,
-                               pix2pix_ablation, stacked_mnist, super_resolution)
+from gan_jax.reproduce import (cas, cyclegan_ablation, dcgan_latent_walks,
+                               dcgan_vector_arithmetic, dirac_gan, discriminator_features,
+                               equilibrium, pacgan_table1, pix2pix_ablation, stacked_mnist,
+                               super_resolution)
 from test_bad_input import one_error_line
 
 
@@ -288,3 +289,28 @@ def test_pix2pix_ablation_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
   with open(tmp_path / 'runs' / 'pix2pix_edges2mnist_l1only_2steps_2seeds_64pairs' /
             'config.json') as f:
     assert '"adversarial_weight": 0.0' in f.read()
+
+
+def test_cyclegan_ablation_at_tiny_settings(tmp_path, tfds_dir, monkeypatch):
+  """Cycle alone, GAN alone and CycleGAN (2 seeds each as one program, small networks, pools
+  included), beside copying the input and the real targets in each direction."""
+  small_runs(monkeypatch, tfds_dir, cyclegan_ablation, 'run_config',
+             lambda config: config.generator.update(blocks=1))
+  monkeypatch.setitem(cyclegan_ablation.PROTOCOLS, 'short', (2, 1, 64))
+  out = tmp_path / 'cyclegan_ablation'
+  report = cyclegan_ablation.reproduce('short', str(out))
+  assert [row[0] for row in report.rows] == ['Cycle alone', 'GAN alone', 'CycleGAN (GAN + cycle)',
+                                             'real targets', 'copy the input']
+  for row in report.rows[:3]:  # mean ± s.e. over the 2 seeds
+    assert 0 <= float(row[1].split(' ± ')[0]) <= 1 and ' ± ' in row[4]
+  real, copy = report.rows[3], report.rows[4]
+  assert real[4] == 'inf' and float(real[1]) > 0.9 and float(real[3]) > 0.9
+  assert float(copy[2]) > 0 and float(copy[4]) < 10 and len(report.checks) == 3
+  assert '--config.adversarial_weight=0.0' in report.commands[1]
+  report.write(str(out), 'cyclegan_ablation')
+  assert os.path.isfile(out / 'cyclegan_ablation.png')
+  runs = sorted(os.listdir(tmp_path / 'runs'))
+  assert runs == [f'cyclegan_mnist_mnistm_{v}_2steps_1seeds_64images'
+                  for v in ('cycle_alone', 'cyclegan', 'gan_alone')]
+  with open(tmp_path / 'runs' / runs[2] / 'config.json') as f:
+    assert '"cycle_weight": 0.0' in f.read()

@@ -19,7 +19,7 @@ import numpy as np
 
 NAMES = ('dirac_gan', 'equilibrium', 'pacgan_table1', 'stacked_mnist', 'discriminator_features',
          'dcgan_latent_walks', 'dcgan_vector_arithmetic', 'cas', 'super_resolution',
-         'pix2pix_ablation')
+         'pix2pix_ablation', 'cyclegan_ablation')
 BUDGETS = ('short', 'medium', 'full')
 
 
@@ -167,6 +167,11 @@ def mean_se(values, scale: float = 1.0, digits: int = 2) -> str:
   if not len(values):
     return 'n/a'
   return f'{values.mean():.{digits}f} ± {standard_error(values):.{digits}f}'
+
+
+def number(value: float) -> str:
+  """A baseline's value in a table: 4 significant digits; a distance of rounding noise is 0."""
+  return f'{0.0 if abs(value) < 1e-9 else value:.4g}'
 
 
 def line_figure(x, series: dict[str, list], xlabel: str, ylabel: str, title: str,

@@ -15,8 +15,8 @@ import os
 
 import numpy as np
 
-from gan_jax.reproduce import (Report, experiment, final_evaluation, line_figure, mean_se, per_seed,
-                               runs_dir, scored_at_the_end)
+from gan_jax.reproduce import (Report, experiment, final_evaluation, line_figure, mean_se, number,
+                               per_seed, runs_dir, scored_at_the_end)
 
 PAPER = ('Isola, Zhu, Zhou & Efros 2017, "Image-to-Image Translation with Conditional '
          'Adversarial Networks"')
@@ -58,7 +58,7 @@ def reproduce(budget: str, out: str) -> Report:
                    for k in KEYS), PUBLISHED[v], runs[v]['wall']]
           for v, name in VARIANTS.items()]
   for name, values in score_baselines(run_config('l1only', steps, seeds, samples)).items():
-    rows.append([name, *(f'{values[k]:.4g}' for k in KEYS), PUBLISHED.get(name, ''), ''])
+    rows.append([name, *(number(values[k]) for k in KEYS), PUBLISHED.get(name, ''), ''])
   mean = lambda v, k: runs[v][k].mean()
   checks = {
       'L1 + cGAN outputs are closer to the real digits than L1 alone (lower classifier Fréchet '
