@@ -143,6 +143,35 @@ def final_evaluation(config, workdir: str, key: str) -> tuple[dict, list[dict], 
   return final, rows, 'read back' if done else f'{result["seconds"]:.0f}'
 
 
+def on_held_out(config, samples: int):
+  """`config` with each evaluator on the first `samples` held-out pairs (and as many real
+  images where it compares with real ones)."""
+  for entry in config.evals.values():
+    entry['num_samples'] = samples
+    if entry.get('num_real'):
+      entry['num_real'] = samples
+  return config
+
+
+def ablation_rows(configs: dict[str, Any], workdirs: dict[str, str], names: dict[str, str],
+                  keys: tuple[str, ...], published: dict[str, str]
+                  ) -> tuple[dict[str, dict[str, Any]], list[list[Any]]]:
+  """A translation ablation's runs and table: ({variant: {eval key: per-seed values, 'wall'}},
+  rows of mean ± s.e. per variant, then the baselines of the first config scored by the same
+  evaluator code), each row ending with its published value and wall time."""
+  from gan_jax.metrics.baselines import score_baselines
+  runs = {}
+  for variant, config in configs.items():
+    final, _, wall = final_evaluation(config, workdirs[variant], keys[0])
+    runs[variant] = {**{k: per_seed(final, k, config.num_seeds) for k in keys}, 'wall': wall}
+  digits = lambda k: 4 if 'accuracy' in k or 'ssim' in k else 2
+  rows = [[names[v], *(mean_se(runs[v][k], digits=digits(k)) for k in keys), published[v],
+           runs[v]['wall']] for v in configs]
+  for name, values in score_baselines(next(iter(configs.values()))).items():
+    rows.append([name, *(number(values[k]) for k in keys), published.get(name, ''), ''])
+  return runs, rows
+
+
 def per_seed(row: dict, key: str, seeds: int) -> np.ndarray:
   """Each seed's value of `key` in a logged row (`key/seed_S`; the key itself for one seed)."""
   return np.array([float(row[f'{key}/seed_{s}'] if seeds > 1 else row[key]) for s in range(seeds)])

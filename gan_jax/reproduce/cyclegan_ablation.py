@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
-from gan_jax.reproduce import (Report, experiment, final_evaluation, line_figure, mean_se, number,
-                               per_seed, runs_dir, scored_at_the_end)
+from gan_jax.reproduce import (Report, ablation_rows, experiment, line_figure, on_held_out,
+                               runs_dir, scored_at_the_end)
 
 PAPER = ('Zhu, Park, Isola & Efros 2017, "Unpaired Image-to-Image Translation using '
          'Cycle-Consistent Adversarial Networks"')
@@ -46,17 +45,7 @@ def run_config(variant: str, steps: int, seeds: int, samples: int):
   scored at the last step on the first `samples` test images of each domain."""
   config = scored_at_the_end(experiment('cyclegan_mnist_mnistm').get_config(), steps, seeds)
   config.update(VARIANTS[variant][1])
-  for entry in config.evals.values():
-    entry['num_samples'] = samples
-    if entry.get('num_real'):
-      entry['num_real'] = samples
-  return config
-
-
-def per_seed_scores(config, workdir: str) -> dict[str, np.ndarray]:
-  """{eval key: per-seed values} at the run's last step (trained first unless finished)."""
-  final, _, wall = final_evaluation(config, workdir, KEYS[0])
-  return {**{k: per_seed(final, k, config.num_seeds) for k in KEYS}, 'wall': wall}
+  return on_held_out(config, samples)
 
 
 def overrides(variant: str) -> str:
@@ -64,16 +53,12 @@ def overrides(variant: str) -> str:
 
 
 def reproduce(budget: str, out: str) -> Report:
-  from gan_jax.metrics.baselines import score_baselines
   steps, seeds, samples = PROTOCOLS[budget]
-  runs = {v: per_seed_scores(run_config(v, steps, seeds, samples), os.path.join(
-      runs_dir(out), f'cyclegan_mnist_mnistm_{v}_{steps}steps_{seeds}seeds_{samples}images'))
-      for v in VARIANTS}
-  digits = lambda k: 4 if 'accuracy' in k else 2
-  rows = [[name, *(mean_se(runs[v][k], digits=digits(k)) for k in KEYS), PUBLISHED[v],
-           runs[v]['wall']] for v, (name, _) in VARIANTS.items()]
-  for name, values in score_baselines(run_config('cyclegan', steps, seeds, samples)).items():
-    rows.append([name, *(number(values[k]) for k in KEYS), PUBLISHED.get(name, ''), ''])
+  runs, rows = ablation_rows(
+      {v: run_config(v, steps, seeds, samples) for v in VARIANTS},
+      {v: os.path.join(runs_dir(out), f'cyclegan_mnist_mnistm_{v}_{steps}steps_{seeds}seeds_'
+                       f'{samples}images') for v in VARIANTS},
+      {v: name for v, (name, _) in VARIANTS.items()}, KEYS, PUBLISHED)
   mean = lambda v, k: runs[v][k].mean()
   checks = {
       'the cycle loss keeps the content: CycleGAN\'s B -> A outputs are closer to the true '

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
-from gan_jax.reproduce import (Report, experiment, final_evaluation, line_figure, mean_se, number,
-                               per_seed, runs_dir, scored_at_the_end)
+from gan_jax.reproduce import (Report, ablation_rows, experiment, line_figure, on_held_out,
+                               runs_dir, scored_at_the_end)
 
 PAPER = ('Isola, Zhu, Zhou & Efros 2017, "Image-to-Image Translation with Conditional '
          'Adversarial Networks"')
@@ -33,32 +32,16 @@ VARIANTS = {'l1only': 'L1 only', 'pix2pix': 'L1 + cGAN (pix2pix)'}
 def run_config(variant: str, steps: int, seeds: int, samples: int):
   """pix2pix_edges2mnist (`l1only` or the default, '') for `steps` steps with `seeds` seeds,
   scored at the last step on the first `samples` test pairs."""
-  config = scored_at_the_end(experiment('pix2pix_edges2mnist').get_config(
-      variant if variant == 'l1only' else None), steps, seeds)
-  for entry in config.evals.values():
-    entry['num_samples'] = samples
-    if entry.get('num_real'):
-      entry['num_real'] = samples
-  return config
-
-
-def per_seed_scores(config, workdir: str) -> dict[str, np.ndarray]:
-  """{eval key: per-seed values} at the run's last step (trained first unless finished)."""
-  final, _, wall = final_evaluation(config, workdir, KEYS[0])
-  return {**{k: per_seed(final, k, config.num_seeds) for k in KEYS}, 'wall': wall}
+  return on_held_out(scored_at_the_end(experiment('pix2pix_edges2mnist').get_config(
+      variant if variant == 'l1only' else None), steps, seeds), samples)
 
 
 def reproduce(budget: str, out: str) -> Report:
-  from gan_jax.metrics.baselines import score_baselines
   steps, seeds, samples = PROTOCOLS[budget]
-  runs = {v: per_seed_scores(run_config(v, steps, seeds, samples), os.path.join(
-      runs_dir(out), f'pix2pix_edges2mnist_{v}_{steps}steps_{seeds}seeds_{samples}pairs'))
-      for v in VARIANTS}
-  rows = [[name, *(mean_se(runs[v][k], digits=4 if 'accuracy' in k or 'ssim' in k else 2)
-                   for k in KEYS), PUBLISHED[v], runs[v]['wall']]
-          for v, name in VARIANTS.items()]
-  for name, values in score_baselines(run_config('l1only', steps, seeds, samples)).items():
-    rows.append([name, *(number(values[k]) for k in KEYS), PUBLISHED.get(name, ''), ''])
+  runs, rows = ablation_rows(
+      {v: run_config(v, steps, seeds, samples) for v in VARIANTS},
+      {v: os.path.join(runs_dir(out), f'pix2pix_edges2mnist_{v}_{steps}steps_{seeds}seeds_'
+                       f'{samples}pairs') for v in VARIANTS}, VARIANTS, KEYS, PUBLISHED)
   mean = lambda v, k: runs[v][k].mean()
   checks = {
       'L1 + cGAN outputs are closer to the real digits than L1 alone (lower classifier Fréchet '
