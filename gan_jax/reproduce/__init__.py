@@ -172,6 +172,11 @@ def ablation_rows(configs: dict[str, Any], workdirs: dict[str, str], names: dict
   return runs, rows
 
 
+def ablation_columns(keys: tuple[str, ...], published: str) -> list[str]:
+  """The columns of `ablation_rows`' table, `published` naming the paper's measure."""
+  return ['loss', *(k.removeprefix('eval/') for k in keys), published, 'wall (s)']
+
+
 def per_seed(row: dict, key: str, seeds: int) -> np.ndarray:
   """Each seed's value of `key` in a logged row (`key/seed_S`; the key itself for one seed)."""
   return np.array([float(row[f'{key}/seed_{s}'] if seeds > 1 else row[key]) for s in range(seeds)])

@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 
 
-from gan_jax.reproduce import (Report, ablation_rows, experiment, line_figure, on_held_out,
-                               runs_dir, scored_at_the_end)
+from gan_jax.reproduce import (Report, ablation_columns, ablation_rows, experiment, line_figure,
+                               on_held_out, runs_dir, scored_at_the_end)
 
 PAPER = ('Zhu, Park, Isola & Efros 2017, "Unpaired Image-to-Image Translation using '
          'Cycle-Consistent Adversarial Networks"')
@@ -94,8 +94,8 @@ def reproduce(budget: str, out: str) -> Report:
               'segmentation network judging the outputs), the measure ours stands in for.')
   return Report(
       title=f'{PAPER}, {FIGURE}', rows=rows, protocol=protocol,
-      columns=['loss', *(k.removeprefix('eval/') for k in KEYS),
-               'published FCN-score (Cityscapes, labels -> photo / photo -> labels)', 'wall (s)'],
+      columns=ablation_columns(
+          KEYS, 'published FCN-score (Cityscapes, labels -> photo / photo -> labels)'),
       commands=[f'python -m gan_jax.reproduce cyclegan_ablation --budget {budget} --out {out}'] + [
           f'python launch.py --config experiments/cyclegan_mnist_mnistm.py --workdir W '
           f'--config.num_steps={steps} --config.num_seeds={seeds}{overrides(v)}' for v in VARIANTS],

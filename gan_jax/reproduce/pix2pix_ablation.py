@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 
 
-from gan_jax.reproduce import (Report, ablation_rows, experiment, line_figure, on_held_out,
-                               runs_dir, scored_at_the_end)
+from gan_jax.reproduce import (Report, ablation_columns, ablation_rows, experiment, line_figure,
+                               on_held_out, runs_dir, scored_at_the_end)
 
 PAPER = ('Isola, Zhu, Zhou & Efros 2017, "Image-to-Image Translation with Conditional '
          'Adversarial Networks"')
@@ -65,8 +65,7 @@ def reproduce(budget: str, out: str) -> Report:
               'network judging the outputs), the measure ours stands in for.')
   return Report(
       title=f'{PAPER}, {FIGURE}', rows=rows, protocol=protocol,
-      columns=['loss', *(k.removeprefix('eval/') for k in KEYS),
-               'published FCN-score (Cityscapes)', 'wall (s)'],
+      columns=ablation_columns(KEYS, 'published FCN-score (Cityscapes)'),
       commands=[f'python -m gan_jax.reproduce pix2pix_ablation --budget {budget} --out {out}'] + [
           f'python launch.py --config experiments/pix2pix_edges2mnist.py{":l1only" * (v == "l1only")}'
           f' --workdir W --config.num_steps={steps} --config.num_seeds={seeds}' for v in VARIANTS],
