@@ -35,8 +35,16 @@ $(VENV)/.sweep: $(VENV)/.installed
 demo: install
 	$(PY) launch.py --config experiments/gan_grid.py:demo --workdir $(WORKDIR)
 
+# Bytecode compiled once (uv does not by default, and PYTHONDONTWRITEBYTECODE stops Python from
+# caching it): each Python process the tests start (pytest workers, launch.py, Ray's trial
+# actors) then imports jax, TensorFlow and gan_jax in 1.9 s of CPU instead of 4.9 s.
+$(VENV)/.compiled: $(VENV)/.test $(VENV)/.parity $(VENV)/.sweep
+	$(UV) --compile-bytecode -e '.[test,parity,sweep]'
+	touch $@
+
 # Two workers: most tests wait on single-threaded XLA compiles, so 2 cores run two at once.
-test: install $(VENV)/.test $(VENV)/.parity $(VENV)/.sweep
+test: install $(VENV)/.compiled
+	$(PY) -m compileall -q launch.py gan_jax experiments bench tests
 	GAN_JAX_REQUIRE_PARITY=1 $(PY) -m pytest -q -n 2 --dist worksteal tests
 
 bench: install $(VENV)/.parity

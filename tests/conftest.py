@@ -11,6 +11,15 @@ _flags = os.environ.get('XLA_FLAGS', '')
 if 'xla_backend_optimization_level' not in _flags:
   _flags += ' --xla_backend_optimization_level=0'
 os.environ['XLA_FLAGS'] = (_flags + ' --xla_force_host_platform_device_count=8').strip()
+
+
+def subprocess_env(devices: int) -> dict[str, str]:
+  """The environment of a subprocess with `devices` virtual CPU devices and the tests' other XLA
+  flags (the optimization level, and the compilation cache's entries that depend on it)."""
+  flags = os.environ['XLA_FLAGS'].replace('xla_force_host_platform_device_count=8',
+                                          f'xla_force_host_platform_device_count={devices}')
+  return dict(os.environ, XLA_FLAGS=flags)
+
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Tests compile the same programs many times (each run, resume, evaluate and launch subprocess
 # builds its step again): JAX's persistent compilation cache, new and empty for each test session

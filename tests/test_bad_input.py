@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import launch
-from conftest import ROOT
+from conftest import ROOT, subprocess_env
 from experiments import gan_grid
 from gan_jax import evaluate
 from gan_jax.config import validate
@@ -131,7 +131,7 @@ def test_damaged_checkpoint_through_launch_ends_with_the_error_line(tmp_path):
       if name == '_METADATA':
         os.remove(os.path.join(root, name))
   before = snapshot(tmp_path)
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=1')
+  env = subprocess_env(1)
   result = subprocess.run(
       [sys.executable, 'launch.py', '--config', 'experiments/gan_grid.py:runlocal',
        '--workdir', str(tmp_path), '--config.batch_size=16', '--config.n_critic=2',

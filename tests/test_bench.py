@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, subprocess_env
 
 
 def step_speed(*args):
@@ -135,8 +135,7 @@ def test_checkpoint_speed_bad_config_is_one_error_line():
 
 def test_device_check_smoke_prints_one_table(tmp_path):
   """bench/device_check.py at --smoke sizes, on this CPU: every part of the GPU check runs."""
-  env = dict(os.environ, XLA_FLAGS=os.environ['XLA_FLAGS'].replace(
-      'device_count=8', 'device_count=1'))  # as on a machine with one GPU
+  env = subprocess_env(1)  # as on a machine with one GPU
   run = lambda *args: subprocess.run([sys.executable, 'bench/device_check.py', *args], cwd=ROOT,
                                      env=env, capture_output=True, text=True, timeout=600)
   result = run('--smoke', '--json', str(tmp_path / 'check.json'))

@@ -1,12 +1,11 @@
 """Config arguments, validation errors that name the field, and launch.py's bad-input messages."""
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, subprocess_env
 from experiments import gan_grid, gan_ring
 from experiments.common import parse_arg
 from gan_jax.config import ConfigError, check_devices, validate
@@ -116,7 +115,7 @@ def test_batch_must_divide_over_devices():
 
 
 def launch(*args, devices=1):
-  env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+  env = subprocess_env(devices)
   return subprocess.run([sys.executable, 'launch.py', *args], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=300)
 

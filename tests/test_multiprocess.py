@@ -10,7 +10,7 @@ import sys
 import jax
 import numpy as np
 
-from conftest import ROOT
+from conftest import ROOT, subprocess_env
 from experiments import gan_grid
 from gan_jax.train import train_and_evaluate
 
@@ -27,7 +27,7 @@ def _free_port() -> int:
 def test_two_processes_equal_one(tmp_path):
   from test_train import read_state
   port, workdir = _free_port(), str(tmp_path / 'two')
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  env = subprocess_env(4)
   # The best checkpoint too: at an evaluation step two orbax managers save, each finishing
   # through cross-process barriers (they once collided and hung the run at its end).
   command = [sys.executable, 'launch.py', '--config', 'experiments/gan_grid.py:runlocal',

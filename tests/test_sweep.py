@@ -11,7 +11,7 @@ import time
 import pytest
 
 import launch
-from conftest import ROOT
+from conftest import ROOT, subprocess_env
 from experiments import cgan_cifar, gan_grid
 from gan_jax import sweep
 from gan_jax.errors import SweepError
@@ -136,9 +136,7 @@ def test_local_sweep_of_two_process_trials_resumes_after_a_kill(tmp_path):
   command = [sys.executable, 'launch.py', '--config', 'experiments/gan_grid.py:runlocal',
              '--workdir', workdir, '--sweep', '--trial_workers', '2', '--trial_resources',
              'CPU=0.5']
-  # One device per process (the tests' other XLA flags kept).
-  env = dict(os.environ, XLA_FLAGS=os.environ['XLA_FLAGS'].replace(
-      'xla_force_host_platform_device_count=8', 'xla_force_host_platform_device_count=1'))
+  env = subprocess_env(1)  # one device per process
   first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
   deadline = time.time() + 240

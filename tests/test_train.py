@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, subprocess_env
 from experiments import gan_grid
 from gan_jax import data
 from gan_jax.train import train_and_evaluate
@@ -25,7 +25,7 @@ from gan_jax.train.writers import read_jsonl
 def test_launch_runlocal(tmp_path, experiment):
   workdir = tmp_path / 'w'
   # 4 virtual devices: runlocal's global batch of 100 splits into 4 shards of 25.
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  env = subprocess_env(4)
   result = subprocess.run(
       [sys.executable, 'launch.py', '--config', f'experiments/{experiment}.py:runlocal',
        '--workdir', str(workdir)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

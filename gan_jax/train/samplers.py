@@ -28,6 +28,17 @@ def make_preview_sampler(config: ml_collections.ConfigDict, generator, num_sampl
   return jax.jit(sample, compiler_options=parallel.compiler_options())
 
 
+@functools.cache
+def generator_function(generator, mesh: Mesh | None) -> Callable[..., jax.Array]:
+  """`f(g_params, g_batch_stats, inputs, labels)`: the generator's jitted inference, its outputs
+  sharded over the mesh's devices. One per network and mesh (linen modules compare by their
+  fields), so the sample figure, the evaluators and every seed of a run share its compile."""
+  def apply(g_params, g_batch_stats, inputs, labels):
+    return apply_model(generator, g_params, g_batch_stats, inputs, labels, train=False)[0]
+  sharding = None if mesh is None else NamedSharding(mesh, P('data'))
+  return jax.jit(apply, out_shardings=sharding, compiler_options=parallel.compiler_options(mesh))
+
+
 class EvaluatorSampler:
   """`sampler(state)(name, count) -> (images, labels)`: `count` samples of the EMA generator for
   the evaluator `name`, the same latents at every step, each device generating its share."""
@@ -38,12 +49,8 @@ class EvaluatorSampler:
     self.config, self.mesh = config, mesh
     self.num_classes = num_classes if models.is_conditional(generator) else 0
     self.batch = 256 if mesh is None else -(-256 // mesh.size) * mesh.size
-    self._sharding = sharding = None if mesh is None else NamedSharding(mesh, P('data'))
-
-    def sample(g_params, g_batch_stats, z, labels):
-      return apply_model(generator, g_params, g_batch_stats, z, labels, train=False)[0]
-    self._sample = jax.jit(sample, out_shardings=sharding,
-                           compiler_options=parallel.compiler_options(mesh))
+    self._sharding = None if mesh is None else NamedSharding(mesh, P('data'))
+    self._sample = generator_function(generator, mesh)
 
   def __call__(self, state: GANState) -> Callable[[str, int], tuple[np.ndarray, np.ndarray | None]]:
     return lambda name, count: self.samples(state, name, count)
@@ -76,16 +83,8 @@ class TranslationSampler:
     self.entries = {n: (e.real_split or config.dataset.test_split, e.direction)
                     for n, e in evaluators.entries(config).items()}
     self.batch = 64 if mesh is None else -(-64 // mesh.size) * mesh.size
-    self._sharding = sharding = None if mesh is None else NamedSharding(mesh, P('data'))
+    self._sharding = None if mesh is None else NamedSharding(mesh, P('data'))
     self._pairs: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
-
-    def translate(g_params, g_batch_stats, source, *, name):
-      return apply_model(generators[name], g_params[name], g_batch_stats[name], source, None,
-                         train=False)[0]
-    self._translate = {name: jax.jit(functools.partial(translate, name=name),
-                                     out_shardings=sharding,
-                                     compiler_options=parallel.compiler_options(mesh))
-                       for name in generators}
 
   def network(self, direction: str) -> str:
     return 'g' if 'g' in self.generators else f'g_{direction}'
@@ -102,7 +101,8 @@ class TranslationSampler:
     return self._pairs[split, count, direction]
 
   def translate(self, state: GANState, sources: np.ndarray, direction: str = 'ab') -> np.ndarray:
-    translate = self._translate[self.network(direction)]
+    name = self.network(direction)
+    translate = generator_function(self.generators[name], self.mesh)
     out = []
     for i in range(0, len(sources), self.batch):
       x = sources[i:i + self.batch]
@@ -110,7 +110,7 @@ class TranslationSampler:
       x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
       if self._sharding is not None:
         x = jax.make_array_from_callback(x.shape, self._sharding, lambda idx, x=x: x[idx])
-      y = translate(state.g_ema_params, state.g_batch_stats, x)
+      y = translate(state.g_ema_params[name], state.g_batch_stats[name], x, None)
       out.append(np.asarray(multihost_utils.process_allgather(y, tiled=True))[:self.batch - pad])
     # Unbounded generators (SRResNet) are scored and drawn as images: in [-1, 1].
     return np.clip(np.concatenate(out), -1.0, 1.0)
