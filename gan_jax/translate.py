@@ -18,16 +18,15 @@ import os
 import sys
 import types
 
-import jax
 import numpy as np
 
-from gan_jax import parallel
 from gan_jax.data.images import IMAGE_SUFFIXES, decode_image_file
 from gan_jax.data.paired import luma
 from gan_jax.errors import DataError, EvaluateError, UserError
 from gan_jax.evaluate import load_workdir_config, restore_checkpoint
-from gan_jax.models import Networks, apply_model
+from gan_jax.models import Networks
 from gan_jax.train import seeds
+from gan_jax.train.samplers import generator_function
 from gan_jax.train.state import seed_state
 
 
@@ -89,14 +88,13 @@ def translate(workdir: str, input_path: str, output_dir: str, step: int | None =
   """Writes the generator's output for every image of `input_path`; returns the files written."""
   files = input_files(input_path)
   generator, params, batch_stats, channels, step = load_generator(workdir, step, direction, seed)
-  run = jax.jit(lambda x: apply_model(generator, params, batch_stats, x, None, train=False)[0],
-                compiler_options=parallel.compiler_options())
+  run = generator_function(generator, None)  # the weights are arguments, not constants
   os.makedirs(output_dir, exist_ok=True)
   written = []
   for file in files:
     image = decode_image_file(file)  # uint8 [H, W, 3]
     image = luma(image[None])[0] if channels == 1 else image
-    out = np.asarray(run(image[None].astype(np.float32) / 127.5 - 1))[0]
+    out = np.asarray(run(params, batch_stats, image[None].astype(np.float32) / 127.5 - 1, None))[0]
     out = np.round((np.clip(out, -1, 1) + 1) * 127.5).astype(np.uint8)
     name = os.path.splitext(os.path.basename(file))[0] + '.png'
     path = os.path.join(output_dir, name)
