@@ -5,7 +5,7 @@ upsampling, and its 8-convolution discriminator. Low-resolution images are the t
 with an antialiased bicubic filter (`dataset.source = 'lowres'`). Adam lr 1e-4, beta1 0.9, as
 the paper (for 10^6 updates); batch 64. For the configured 5,000 steps on a CPU,
 `--config.optim.g_lr=1e-3 --config.optim.schedule=linear --config.optim.decay_from=0.4` trains
-the SRResNet further (RESULTS.md: +0.92 dB over bicubic after 2,000 steps, where 1e-4 gives +0.40).
+the SRResNet further (RESULTS.md: +1.45 dB PSNR over bicubic at 5,000 steps; 1e-4 gives +0.70 at 4,000).
 - `srresnet`: the MSE-trained SRResNet (the paper's SRResNet-MSE), no adversarial term.
 - SRGAN (default): content loss on a fixed network's feature maps plus 1e-3 x the adversarial
   loss. VGG weights cannot be had offline: the features are those of gan_jax's CIFAR-10
