@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 
-
 from gan_jax.reproduce import (Report, ablation_columns, ablation_rows, experiment, line_figure,
                                on_held_out, runs_dir, scored_at_the_end)
 
