@@ -19,13 +19,17 @@ the digit kept?) and Fréchet distance; B -> A by PSNR and SSIM against the true
 the MNIST classifier's accuracy.
 
 Variants: `runlocal` (seconds), `folder=/path` (your own domains: /path/trainA, trainB, testA,
-testB), `seed=N`.
+testB), `seed=N`, and `semantic`: CycleGAN plus the semantic consistency loss of CyCADA (Hoffman
+et al. 2018, Eq. 4, weight 1), its A -> B term. gan_jax's MNIST classifier (`mnist_cnn`, fixed)
+must give each translation the class it gives the source digit: CyCADA's ablation shows cycle
+consistency alone flipping digits' labels (SVHN -> MNIST). The MNIST-M-like classifier that
+scores A -> B is not used in training.
 """
 
 from experiments.common import parse_arg, shrink_for_runlocal
 from gan_jax.config import base_config
 
-VARIANTS = dict(runlocal=False, folder='', seed=0)
+VARIANTS = dict(runlocal=False, folder='', seed=0, semantic=False)
 
 
 def cyclegan_config(seed: int):
@@ -65,6 +69,8 @@ def get_config(arg: str | None = None):
       'psnr_ba': dict(metric='psnr', direction='ba', every=every, num_samples=n),
       'ssim_ba': dict(metric='ssim', direction='ba', every=every, num_samples=n)}
   c.eval.best_metric = 'fd_mnistm_cnn_ab'
+  if arg.semantic:
+    c.semantic_weight = 1.0
   if arg.folder:  # Users' domains: no labels and no known truth; the generators' own figures.
     c.dataset.name = f'unpaired_folder:{arg.folder}'
     c.evals, c.eval.best_metric = {}, ''

@@ -49,6 +49,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.cycle_weight = 10.0
   c.identity_weight = 0.5
   c.pool_size = 50
+  # + semantic_weight x CyCADA's semantic consistency loss (Hoffman et al. 2018): a fixed
+  # classifier of domain A (semantic_network: a weights file; '' = the shipped one of A, mnist
+  # for mnist_mnistm) must give each A -> B translation the class it gives its source.
+  c.semantic_weight = 0.0
+  c.semantic_network = ''
   c.init_generator_from = ''         # a workdir whose latest generator starts this run (SRGAN)
   c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
   c.sync_batch_norm = False          # batch statistics over the global batch, not per device

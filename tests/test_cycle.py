@@ -165,9 +165,41 @@ def run_steps(config, devices):
   return run_steps(config, devices, steps=3, family=cycle, dataset=RandomDomains())
 
 
-def test_cycle_eight_devices_match_one_pools_included():
-  one, metrics1 = run_steps(small_config(), 1)
-  eight, metrics8 = run_steps(small_config(), 8)
+def random_classifier(path, channels: int = 1) -> str:
+  """A file of untrained classifier weights (10 classes, `channels`-channel images)."""
+  from gan_jax.metrics import classifier
+  params = classifier.Classifier().init(jax.random.key(3), jnp.zeros((1, 12, 12, channels)))
+  classifier.save_weights(str(path), params['params'], dataset='random')
+  return str(path)
+
+
+def test_semantic_loss_in_closed_form(tmp_path):
+  """CyCADA's source -> target term: the cross-entropy of the fixed classifier on translations
+  against the classes it gives their sources; a grey classifier sees colour as BT.601 luma."""
+  from gan_jax.metrics import classifier
+  params, _ = classifier.load_weights(random_classifier(tmp_path / 'grey.npz'))
+  rng = np.random.default_rng(0)
+  source, translated = (rng.uniform(-1, 1, (6, 12, 12, 3)).astype(np.float32) for _ in range(2))
+  luma = lambda x: x @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+  apply = lambda x: np.asarray(classifier.Classifier().apply({'params': params}, x)['logits'],
+                               np.float64)
+  labels, out = apply(luma(source)).argmax(-1), apply(luma(translated))
+  log_softmax = out - np.log(np.exp(out).sum(-1, keepdims=True))
+  expected = -np.mean(log_softmax[np.arange(6), labels])
+  assert float(cycle.semantic_loss(params, source, translated)) == pytest.approx(expected, rel=1e-5)
+  assert len(set(labels)) > 1  # Not a constant classifier: the labels come from each source.
+  # A classifier of colour images takes them as they are.
+  params, _ = classifier.load_weights(random_classifier(tmp_path / 'colour.npz', channels=3))
+  logits = np.asarray(classifier.logits(params, source))
+  np.testing.assert_allclose(logits, classifier.Classifier().apply({'params': params}, source)[
+      'logits'], rtol=1e-6)
+
+
+def test_cycle_eight_devices_match_one_pools_included(tmp_path):
+  config = small_config(semantic_weight=1.0, semantic_network=random_classifier(tmp_path / 'c.npz'))
+  one, metrics1 = run_steps(config, 1)
+  eight, metrics8 = run_steps(config, 8)
+  assert metrics1['g_semantic_loss'] > 0
   for name in ('d_opt_state', 'g_opt_state', 'running'):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4, err_msg=name),
                  getattr(one, name), getattr(eight, name))
@@ -284,13 +316,25 @@ def test_cycle_config_mistakes_fail_validation():
       ({'family': 'noise'}, 'use family=cycle'),
       ({'pool_size': -1}, 'config.pool_size: must be >= 0'),
       ({'optim.decay_from': 1.0}, 'config.optim.decay_from: must be in [0, 1)'),
-      ({'n_critic': 2}, 'config.n_critic: cycle training makes one discriminator update')):
+      ({'n_critic': 2}, 'config.n_critic: cycle training makes one discriminator update'),
+      ({'semantic_weight': -1.0}, 'config.semantic_weight: must be >= 0')):
     config = cyclegan_mnist_mnistm.get_config('runlocal')
     for key, value in overrides.items():
       group, _, field = key.rpartition('.')
       (config[group] if group else config)[field] = value
     with pytest.raises(ConfigError, match=message.replace('[', r'\[').replace(')', r'\)')):
       validate(config)
+  # The semantic loss needs a classifier of domain A: gan_jax ships MNIST's for mnist_mnistm.
+  config = cyclegan_mnist_mnistm.get_config('runlocal,semantic')
+  assert config.semantic_weight == 1.0
+  assert cycle.semantic_network(config)['name'] == 'mnist classifier'
+  config.dataset.name = 'unpaired_folder:/data/horses'
+  with pytest.raises(ConfigError, match='config.semantic_network: gan_jax ships no classifier of '
+                     "domain A of 'unpaired_folder:/data/horses'"):
+    cycle.semantic_network(config)
+  config.semantic_network = '/nowhere/weights.npz'
+  with pytest.raises(ConfigError, match='no classifier weights at /nowhere/weights.npz'):
+    cycle.semantic_network(config)
   config = cyclegan_mnist_mnistm.get_config('runlocal')
   config.evals.psnr_ab = dict(metric='psnr', direction='ab')
   with pytest.raises(ConfigError, match='true targets'):

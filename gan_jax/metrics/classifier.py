@@ -58,6 +58,14 @@ def feature_maps(params: dict[str, Any], images: jax.Array, block: int = -1) -> 
   return blocks[f'block{block % len(blocks)}'][0]
 
 
+def logits(params: dict[str, Any], images: jax.Array) -> jax.Array:
+  """The classifier's logits of images in [-1, 1], traceable (for losses); a classifier of grey
+  images sees colour images as their BT.601 luma."""
+  if params['Conv_0']['kernel'].shape[-2] == 1 and images.shape[-1] == 3:
+    images = images @ jnp.array([0.299, 0.587, 0.114], images.dtype)[:, None]
+  return Classifier(params['Dense_1']['kernel'].shape[-1]).apply({'params': params}, images)['logits']
+
+
 def _augment(key: jax.Array, x: jax.Array) -> jax.Array:
   """Random horizontal flip and 4-pixel translation (zero padding), per image."""
   n, h, w, _ = x.shape
