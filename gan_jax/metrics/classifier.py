@@ -27,6 +27,8 @@ from gan_jax.models.layers import Conv
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), 'weights')
 # Epochs that reach the accuracy stored in each shipped file (CIFAR-10 also flips and crops).
 EPOCHS = {'mnist': 3, 'fashion_mnist': 6, 'cifar10': 10, 'mnistm': 15}
+# What a classifier of grey images sees of a colour image: its BT.601 luma.
+BT601_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 class Classifier(nn.Module):
@@ -62,7 +64,7 @@ def logits(params: dict[str, Any], images: jax.Array) -> jax.Array:
   """The classifier's logits of images in [-1, 1], traceable (for losses); a classifier of grey
   images sees colour images as their BT.601 luma."""
   if params['Conv_0']['kernel'].shape[-2] == 1 and images.shape[-1] == 3:
-    images = images @ jnp.array([0.299, 0.587, 0.114], images.dtype)[:, None]
+    images = images @ jnp.asarray(BT601_LUMA, images.dtype)[:, None]
   return Classifier(params['Dense_1']['kernel'].shape[-1]).apply({'params': params}, images)['logits']
 
 

@@ -223,7 +223,7 @@ def as_extractor_takes(extractor: Extractor, images: np.ndarray) -> tuple[np.nda
   """(images, whether converted): colour images in [-1, 1] as their BT.601 luma for a classifier
   of grey images (mnist_cnn scoring CycleGAN's 3-channel digits); others unchanged."""
   if extractor.input_shape and extractor.input_shape[-1] == 1 and images.shape[-1] == 3:
-    return images @ np.array([0.299, 0.587, 0.114], np.float32)[:, None], True
+    return images @ classifier.BT601_LUMA[:, None], True
   return images, False
 
 
