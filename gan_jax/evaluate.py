@@ -23,7 +23,7 @@ from gan_jax.metrics import evaluators
 from gan_jax.metrics.extractors import EXTRACTORS
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train import families, seeds
-from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler
+from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler, described
 from gan_jax.train.state import GANState, initial_state, seed_state
 
 
@@ -111,8 +111,7 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
 
   state = parallel.replicate(restore_checkpoint(workdir, config, nets, step, 'evaluate'), mesh)
   step = int(state.step)
-  what = (f'outputs for held-out sources of the EMA generator at step {step}'
-          if data.is_translation(config) else f'samples of the EMA generator at step {step}')
+  what = described(config, step)
   run_seeds = seeds.run_seeds(config)  # A num_seeds run: every seed, then their mean.
   per_seed = []
   for i, seed in enumerate(run_seeds):

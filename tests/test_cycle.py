@@ -361,6 +361,7 @@ def test_cyclegan_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monke
        'eval/psnr_ba'))
   assert 'the targets of mnist_mnistm:test[:64] A' in last['eval/psnr_ba_protocol']
   assert 'BT.601 luma' in last['eval/accuracy_mnist_cnn_ba_protocol']
+  assert 'of the generator (no average) at step' in last['eval/accuracy_mnist_cnn_ba_protocol']
   figure = np.asarray(Image.open(result['figure']))
   assert figure.shape[:2] == (2 * (4 * 30 + 2), 6 * 30 + 2)  # A -> B above B -> A, 4 rows each.
 

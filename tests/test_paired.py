@@ -238,6 +238,7 @@ def test_pix2pix_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkey
   assert 0 <= last['eval/accuracy_mnist_cnn'] <= 1 and last['eval/psnr_num_samples'] == 64
   assert 'the targets of mnist:test' in last['eval/psnr_protocol']
   assert 'the labels of the sources' in last['eval/accuracy_mnist_cnn_protocol']
+  assert 'of the generator (no average) at step' in last['eval/accuracy_mnist_cnn_protocol']
   figure = np.asarray(Image.open(result['figure']))
   assert figure.shape[:2] == (8 * 30 + 2, 6 * 30 + 2)  # 8 rows of 2 x (source, output, target).
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -258,8 +259,8 @@ def assert_image_run(tmp_path, experiment, arg, conditional, capsys=None):
   if 'eval/cas' in last:
     assert 0 <= last['eval/cas'] <= 1 and last['eval/cas_num_samples'] == 64
   assert last[f'eval/fd_{dataset}_cnn_num_samples'] == 64
-  assert (f'64 samples of the EMA generator at step 4; reference: 256 images of {dataset}:train[:256]'
-          in last[f'eval/fd_{dataset}_cnn_protocol'])
+  assert re.search(r'64 samples of the EMA generator \(decay 0\.99+\) at step 4; reference: 256 '
+                   rf'images of {dataset}:train\[:256\]', last[f'eval/fd_{dataset}_cnn_protocol'])
   assert f'gan_jax {dataset} classifier' in last[f'eval/fd_{dataset}_cnn_protocol']
   with open(tmp_path / 'best.json') as f:
     assert json.load(f) == {'metric': f'eval/fd_{dataset}_cnn', 'step': 4,

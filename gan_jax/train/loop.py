@@ -25,7 +25,8 @@ from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, Wor
 from gan_jax.metrics import evaluators
 from gan_jax.train import families, inputs, seeds
 from gan_jax.train.checkpoint import Checkpointer
-from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler, make_preview_sampler
+from gan_jax.train.samplers import (EvaluatorSampler, TranslationSampler, described,
+                                    make_preview_sampler)
 from gan_jax.train.state import GANState, initial_state, param_count, seed_state
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import MetricWriter, Progress, create_writer
@@ -266,7 +267,6 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
   quality_samples = [TranslationSampler(c, nets.generators, mesh) if data.is_translation(config)
                      else EvaluatorSampler(c, generator, dataset.num_classes, mesh)
                      for c in by_seed]
-  sampled = 'outputs for held-out sources' if data.is_translation(config) else 'samples'
 
   state = initial_state(config, nets)
   checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
@@ -346,7 +346,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
         scalars.update(eval_scalars)
       if names := quality.due(step, last):
         results = [quality.with_seed(c.seed)(sampler(s), names,
-                                             f'{sampled} of the EMA generator at step {step}')
+                                             described(config, step))
                    for c, sampler, s in zip(by_seed, quality_samples, views or per_seed(state))]
         quality_scalars = seeds.summarize([r for r, _ in results], run_seeds)
         protocols = seeds.summarize_texts([t for _, t in results], run_seeds)

@@ -28,6 +28,16 @@ def make_preview_sampler(config: ml_collections.ConfigDict, generator, num_sampl
   return jax.jit(sample, compiler_options=parallel.compiler_options())
 
 
+def described(config: ml_collections.ConfigDict, step: int) -> str:
+  """What the evaluators score, for their protocol texts: "samples of the EMA generator (decay
+  0.999) at step 1000", or "... of the generator (no average)" where `ema_decay` is 0."""
+  from gan_jax import data
+  what = 'outputs for held-out sources' if data.is_translation(config) else 'samples'
+  who = (f'the EMA generator (decay {config.ema_decay:g})' if config.ema_decay
+         else 'the generator (no average)')
+  return f'{what} of {who} at step {step}'
+
+
 @functools.cache
 def generator_function(generator, mesh: Mesh | None) -> Callable[..., jax.Array]:
   """`f(g_params, g_batch_stats, inputs, labels)`: the generator's jitted inference, its outputs
