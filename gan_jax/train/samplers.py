@@ -12,7 +12,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from gan_jax import parallel
+from gan_jax import data, parallel
 from gan_jax.models import apply_model
 from gan_jax.train import inputs
 from gan_jax.train.state import GANState
@@ -31,7 +31,6 @@ def make_preview_sampler(config: ml_collections.ConfigDict, generator, num_sampl
 def described(config: ml_collections.ConfigDict, step: int) -> str:
   """What the evaluators score, for their protocol texts: "samples of the EMA generator (decay
   0.999) at step 1000", or "... of the generator (no average)" where `ema_decay` is 0."""
-  from gan_jax import data
   what = 'outputs for held-out sources' if data.is_translation(config) else 'samples'
   who = (f'the EMA generator (decay {config.ema_decay:g})' if config.ema_decay
          else 'the generator (no average)')
@@ -101,7 +100,6 @@ class TranslationSampler:
 
   def pairs(self, split: str, count: int, direction: str = 'ab') -> dict[str, np.ndarray]:
     """The first `count` (source, target, label) of `split` in `direction`, in [-1, 1]."""
-    from gan_jax import data
     if (split, count, direction) not in self._pairs:  # Read once per run.
       c = self.config.copy_and_resolve_references()
       c.dataset.split, c.batch_size, c.n_critic = split, 1, 1
