@@ -44,7 +44,7 @@ def cyclegan_config(seed: int):
   c.adversarial_weight = 2.0  # The reference's MSE(D(G(a)), 1) is twice gan_jax's LSGAN g_loss.
   c.cycle_weight, c.identity_weight, c.pool_size = 10.0, 0.5, 50
   c.ema_decay = 0.0  # CycleGAN keeps no average: the generators themselves are evaluated.
-  c.generator.update(name='cyclegan', ch=32, blocks=6, norm='instance')
+  c.generator.update(name='cyclegan', ch=32, blocks=6, norm='instance', downsamplings=2)
   c.discriminator.update(name='patchgan', ch=64, norm='instance')
   c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.5, d_b1=0.5, g_b2=0.999, d_b2=0.999,
                  schedule='linear', decay_from=0.5)

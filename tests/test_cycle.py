@@ -38,6 +38,18 @@ def test_cyclegan_networks_have_the_reference_sizes():
   for shape in ((2, 28, 28, 3), (1, 30, 37, 3)):  # Any size: reflect-padded to a multiple of 4.
     out = generator.apply(variables, jax.random.normal(jax.random.key(1), shape), train=False)
     assert out.shape == shape and float(jnp.max(jnp.abs(out))) <= 1
+  # One halving instead of the paper's two (a 14x14 grid for 28x28 digits): c7s1-4, d8, one R8,
+  # u4, c7s1-3, counted by hand.
+  shallow = CycleGANGenerator((28, 28, 3), ch=4, blocks=1, downsamplings=1)
+  assert _count(shallow, (28, 28, 3)) == (7 * 7 * 3 * 4 + 4) + (3 * 3 * 4 * 8 + 8) + 2 * (
+      3 * 3 * 8 * 8 + 8) + (3 * 3 * 8 * 4 + 4) + (7 * 7 * 4 * 3 + 3)
+  variables = shallow.init(jax.random.key(0), jnp.zeros((1, 28, 28, 3)), train=False)
+  out = shallow.apply(variables, jnp.zeros((1, 29, 37, 3)), train=False)
+  assert out.shape == (1, 29, 37, 3)
+  shallow.check_shape((30, 30, 3))
+  with pytest.raises(ConfigError, match='halves images 2 times and needs .* multiples of 4, got '
+                     r'\(30, 30, 3\)'):
+    generator.check_shape((30, 30, 3))
 
 
 def test_upsampling_is_pytorchs_transposed_convolution():
@@ -317,7 +329,8 @@ def test_cycle_config_mistakes_fail_validation():
       ({'pool_size': -1}, 'config.pool_size: must be >= 0'),
       ({'optim.decay_from': 1.0}, 'config.optim.decay_from: must be in [0, 1)'),
       ({'n_critic': 2}, 'config.n_critic: cycle training makes one discriminator update'),
-      ({'semantic_weight': -1.0}, 'config.semantic_weight: must be >= 0')):
+      ({'semantic_weight': -1.0}, 'config.semantic_weight: must be >= 0'),
+      ({'generator.downsamplings': -1}, 'config.generator.downsamplings: must be 0 or more')):
     config = cyclegan_mnist_mnistm.get_config('runlocal')
     for key, value in overrides.items():
       group, _, field = key.rpartition('.')

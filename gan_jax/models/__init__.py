@@ -48,9 +48,10 @@ def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigD
     kwargs['scale'] = scale
   if 'batch_norm_axis' in fields and sync_batch_norm:
     kwargs['batch_norm_axis'] = 'data'  # The mesh axis the train step runs over.
-  if hasattr(module, 'check_shape'):
-    module.check_shape(tuple(data_shape))
-  return module(**kwargs)
+  model = module(**kwargs)
+  if hasattr(model, 'check_shape'):
+    model.check_shape(tuple(data_shape))
+  return model
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,6 @@ from gan_jax.errors import ConfigError
 from gan_jax.models.layers import Conv, ConvTranspose, check_norm, normalization
 
 _INIT = nn.initializers.normal(0.02)  # The reference's init_type 'normal', gain 0.02.
-DOWNSAMPLINGS = 2
 
 
 def _reflect(x: jax.Array, pad: int) -> jax.Array:
@@ -33,47 +32,54 @@ def _check(role: str, config) -> None:
   for field in ('ch', 'blocks'):
     if config.get(field, 1) <= 0:
       raise ConfigError(f'config.{role}.{field}: must be positive')
+  if config.get('downsamplings', 2) < 0:
+    raise ConfigError(f'config.{role}.downsamplings: must be 0 or more (the paper: 2)')
 
 
 class CycleGANGenerator(nn.Module):
-  """image [N, H, W, C] (H and W multiples of 4) -> image of the same size with `out_shape`'s
-  channels, in [-1, 1]."""
+  """image [N, H, W, C] (H and W multiples of 2 ** downsamplings) -> image of the same size with
+  `out_shape`'s channels, in [-1, 1]."""
   out_shape: tuple[int, ...]
   ch: int = 64                  # ngf
   blocks: int = 9
   norm: str = 'instance'
+  # Stride-2 halvings before the residual blocks, each doubling the channels: the paper's 2
+  # turns 256x256 into 64x64; on 28x28 digits it leaves a 7x7 grid.
+  downsamplings: int = 2
   batch_norm_axis: str | None = None
 
   data_fields: ClassVar[tuple[str, ...]] = ('out_shape', 'batch_norm_axis')
   check_config = staticmethod(_check)
 
-  @staticmethod
-  def check_shape(shape: tuple[int, ...]) -> None:
-    if len(shape) != 3 or shape[0] % 2 ** DOWNSAMPLINGS or shape[1] % 2 ** DOWNSAMPLINGS:
-      raise ConfigError(f'config.dataset: the CycleGAN generator halves images twice and needs '
-                        f'[H, W, C] with H and W multiples of 4, got {shape}; set '
-                        'config.dataset.image_size')
+  def check_shape(self, shape: tuple[int, ...]) -> None:
+    multiple = 2 ** self.downsamplings
+    if len(shape) != 3 or shape[0] % multiple or shape[1] % multiple:
+      raise ConfigError(f'config.dataset: the CycleGAN generator halves images '
+                        f'{self.downsamplings} times and needs [H, W, C] with H and W multiples '
+                        f'of {multiple}, got {shape}; set config.dataset.image_size or '
+                        'config.generator.downsamplings')
 
   @nn.compact
   def __call__(self, source: jax.Array, dropout_keys: jax.Array | None = None,
                train: bool = True) -> jax.Array:
     del dropout_keys  # The reference's CycleGAN uses no dropout.
     height, width = source.shape[1:3]
-    if height % 2 ** DOWNSAMPLINGS or width % 2 ** DOWNSAMPLINGS:  # translate: any size
-      source = jnp.pad(source, ((0, 0), (0, -height % 4), (0, -width % 4), (0, 0)),
+    multiple = 2 ** self.downsamplings
+    if height % multiple or width % multiple:  # translate: any size
+      source = jnp.pad(source, ((0, 0), (0, -height % multiple), (0, -width % multiple), (0, 0)),
                        mode='reflect')
     bias = self.norm != 'batch'
     norm = lambda x: normalization(self.norm, train, self.batch_norm_axis)(x)
     conv = lambda features, size, **kw: Conv(features, (size, size), padding='VALID',
                                              use_bias=bias, kernel_init=_INIT, **kw)
     x = nn.relu(norm(conv(self.ch, 7)(_reflect(source, 3))))
-    for i in range(DOWNSAMPLINGS):
+    for i in range(self.downsamplings):
       x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
       x = nn.relu(norm(conv(self.ch * 2 ** (i + 1), 3, strides=(2, 2))(x)))
     for _ in range(self.blocks):
       y = nn.relu(norm(conv(x.shape[-1], 3)(_reflect(x, 1))))
       x = x + norm(conv(x.shape[-1], 3)(_reflect(y, 1)))
-    for i in reversed(range(DOWNSAMPLINGS)):
+    for i in reversed(range(self.downsamplings)):
       h, w = x.shape[1:3]
       # PyTorch's ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1): the full (VALID)
       # output of size 2h + 1, less its first row and column.
