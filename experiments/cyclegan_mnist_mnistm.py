@@ -12,7 +12,9 @@ scaled to the image (16x16 on 28x28, one stride-2 layer), instance norm, least-s
 cycle loss lambda = 10, identity loss 0.5 lambda, pools of 50 earlier fakes, Adam 2e-4 and
 beta1 0.5 constant for the first half of training and then decaying linearly to 0. For 28x28
 digits: 6 residual blocks (the paper's choice below 256x256) of 32 base channels, batch 16
-instead of 1.
+instead of 1. The generators halve the image twice, as the paper's; on 28x28 digits that leaves a
+7x7 grid, and `--config.generator.downsamplings=1` (a 14x14 grid, the same cost per block) keeps
+the digit more often: RESULTS.md has both.
 
 Scored on the first 2,000 test images: A -> B by the MNIST-M-like classifier's accuracy (is
 the digit kept?) and Fréchet distance; B -> A by PSNR and SSIM against the true digits and by
