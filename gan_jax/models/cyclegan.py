@@ -32,7 +32,7 @@ def _check(role: str, config) -> None:
   for field in ('ch', 'blocks'):
     if config.get(field, 1) <= 0:
       raise ConfigError(f'config.{role}.{field}: must be positive')
-  if config.get('downsamplings', 2) < 0:
+  if config.get('downsamplings', 0) < 0:
     raise ConfigError(f'config.{role}.downsamplings: must be 0 or more (the paper: 2)')
 
 
@@ -51,8 +51,13 @@ class CycleGANGenerator(nn.Module):
   data_fields: ClassVar[tuple[str, ...]] = ('out_shape', 'batch_norm_axis')
   check_config = staticmethod(_check)
 
+  @property
+  def size_multiple(self) -> int:
+    """What training images' height and width must be multiples of."""
+    return 2 ** self.downsamplings
+
   def check_shape(self, shape: tuple[int, ...]) -> None:
-    multiple = 2 ** self.downsamplings
+    multiple = self.size_multiple
     if len(shape) != 3 or shape[0] % multiple or shape[1] % multiple:
       raise ConfigError(f'config.dataset: the CycleGAN generator halves images '
                         f'{self.downsamplings} times and needs [H, W, C] with H and W multiples '
@@ -64,7 +69,7 @@ class CycleGANGenerator(nn.Module):
                train: bool = True) -> jax.Array:
     del dropout_keys  # The reference's CycleGAN uses no dropout.
     height, width = source.shape[1:3]
-    multiple = 2 ** self.downsamplings
+    multiple = self.size_multiple
     if height % multiple or width % multiple:  # translate: any size
       source = jnp.pad(source, ((0, 0), (0, -height % multiple), (0, -width % multiple), (0, 0)),
                        mode='reflect')
