@@ -53,7 +53,8 @@ class CycleGANGenerator(nn.Module):
 
   @property
   def size_multiple(self) -> int:
-    """What training images' height and width must be multiples of."""
+    """The generator works on heights and widths that are multiples of this: training images
+    must be (`check_shape`); other inputs (translate) are reflect-padded up to one."""
     return 2 ** self.downsamplings
 
   def check_shape(self, shape: tuple[int, ...]) -> None:
