@@ -122,6 +122,21 @@ def test_resume_step_that_does_not_exist_is_one_line(tmp_path, capsys):
   assert snapshot(tmp_path) == before
 
 
+def test_resume_step_into_a_changed_config_moves_nothing(tmp_path, capsys):
+  """Checkpoint 3 cannot restore into a run whose optimizer state has another structure (a
+  learning-rate schedule adds a step count): the later checkpoints stay where they are."""
+  config = resume_config()
+  train_and_evaluate(config, str(tmp_path))
+  before = snapshot(tmp_path)
+  config.resume_step = 3
+  config.optim.schedule = 'linear'
+  line = run_launch(capsys, config, tmp_path)
+  assert f'checkpoint 3 in {tmp_path / "checkpoints"} cannot be restored into this run' in line
+  assert 'nothing was changed' in line and 'config.json' in line
+  assert snapshot(tmp_path) == before
+  assert not os.path.exists(tmp_path / 'set_aside')
+
+
 def test_damaged_checkpoint_through_launch_ends_with_the_error_line(tmp_path):
   """In a process of its own: orbax's threads must not print after the error at exit."""
   config = resume_config()

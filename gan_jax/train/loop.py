@@ -132,20 +132,30 @@ class BestCheckpoint:
     self.checkpointer.close()
 
 
-def _set_aside_after(workdir: str, checkpoint_dir: str, step: int) -> None:
-  """`config.resume_step`: moves the checkpoints after `step`, and the log, to
-  `workdir/set_aside/after_<step>/`, so that the run resumes from `step` with nothing deleted.
+def _aside_dir(workdir: str, step: int) -> str:
+  return os.path.join(workdir, 'set_aside', f'after_{step}')
 
-  Done once per step: re-running the same command then continues from the latest checkpoint.
-  """
-  aside = os.path.join(workdir, 'set_aside', f'after_{step}')
-  if os.path.isdir(aside):
-    return
+
+def _resume_step_pending(workdir: str, checkpoint_dir: str, step: int) -> bool:
+  """`config.resume_step`: whether the checkpoints after `step` are still to be set aside (once
+  per step: re-running the same command then continues from the latest checkpoint). Raises a
+  `ConfigError` if there is no checkpoint `step`."""
+  if not step or os.path.isdir(_aside_dir(workdir, step)):
+    return False
   steps = sorted(int(n) for n in os.listdir(checkpoint_dir) if n.isdigit()) if os.path.isdir(
       checkpoint_dir) else []
   if step not in steps:
     raise ConfigError(f'config.resume_step: no checkpoint {step} in {checkpoint_dir}; saved steps: '
                       f'{steps}')
+  return True
+
+
+def _set_aside_after(workdir: str, checkpoint_dir: str, step: int) -> None:
+  """Moves the checkpoints after `step`, and a copy of the log, to `workdir/set_aside/after_<step>/`,
+  so that the run resumes from `step` with nothing deleted. Called once checkpoint `step` has
+  restored: a run that cannot resume changes nothing."""
+  aside = _aside_dir(workdir, step)
+  steps = sorted(int(n) for n in os.listdir(checkpoint_dir) if n.isdigit())
   moved = [s for s in steps if s > step]
   os.makedirs(os.path.join(aside, 'checkpoints'))
   for s in moved:
@@ -249,8 +259,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preemption,
            on_eval: Callable[[int, dict[str, float]], None] | None) -> dict[str, Any]:
   checkpoint_dir = os.path.join(workdir, 'checkpoints')
-  if config.resume_step:
-    _set_aside_after(workdir, checkpoint_dir, config.resume_step)
+  set_aside = _resume_step_pending(workdir, checkpoint_dir, config.resume_step)
   dataset = data.build(config)
   nets = families.get(config.family).networks(config, dataset)
   generator = next(iter(nets.generators.values()))
@@ -272,7 +281,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
   checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
   if checkpointer.latest_step() is not None:
     try:
-      state = checkpointer.restore(state)
+      state = checkpointer.restore(state, config.resume_step if set_aside else None)
     except CheckpointError as e:
       checkpointer.close()  # Else orbax's threads outlive the error, and print their own.
       if e.intact_step is None:
@@ -280,6 +289,10 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
       raise CheckpointError(
           f'{e}: resume from it with --config.resume_step={e.intact_step} (moves later ones to '
           'set_aside/ in the workdir, deleting nothing)') from None
+    if set_aside:  # A fresh manager then sees only the checkpoints that stay.
+      checkpointer.close()
+      _set_aside_after(workdir, checkpoint_dir, config.resume_step)
+      checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
     logging.info('Resumed from %s at step %d.', checkpointer.directory, int(state.step))
   elif config.init_generator_from:
     state = init_generator_from(state, config.init_generator_from)
