@@ -123,13 +123,13 @@ def test_resume_step_that_does_not_exist_is_one_line(tmp_path, capsys):
 
 
 def test_resume_step_into_a_changed_config_moves_nothing(tmp_path, capsys):
-  """Checkpoint 3 cannot restore into a run whose optimizer state has another structure (a
-  learning-rate schedule adds a step count): the later checkpoints stay where they are."""
+  """Checkpoint 3 cannot restore into a run with another generator (a third hidden layer): the
+  later checkpoints stay where they are."""
   config = resume_config()
   train_and_evaluate(config, str(tmp_path))
   before = snapshot(tmp_path)
   config.resume_step = 3
-  config.optim.schedule = 'linear'
+  config.generator.hidden = (64, 64, 64)
   line = run_launch(capsys, config, tmp_path)
   assert f'checkpoint 3 in {tmp_path / "checkpoints"} cannot be restored into this run' in line
   assert 'nothing was changed' in line and 'config.json' in line

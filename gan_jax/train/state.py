@@ -44,11 +44,16 @@ class GANState:
 def make_optimizer(lr: float, b1: float, b2: float, schedule: str, num_updates: int,
                    decay_from: float = 0.0) -> optax.GradientTransformation:
   """Adam with a constant learning rate, or one decaying linearly to 0 at `num_updates`, from the
-  start or after a `decay_from` fraction of them at the full rate (CycleGAN's schedule)."""
+  start or after a `decay_from` fraction of them at the full rate (CycleGAN's schedule).
+
+  Both are schedules, so the optimizer state (with its update count) has one structure whatever
+  the schedule: a run can resume from a checkpoint with another schedule or rate."""
   if schedule == 'linear':
     constant = int(decay_from * num_updates)
-    lr = optax.linear_schedule(lr, 0.0, num_updates - constant, transition_begin=constant)
-  return optax.adam(lr, b1=b1, b2=b2)
+    rate = optax.linear_schedule(lr, 0.0, num_updates - constant, transition_begin=constant)
+  else:
+    rate = optax.constant_schedule(lr)
+  return optax.adam(rate, b1=b1, b2=b2)
 
 
 def create_state(config: ml_collections.ConfigDict, nets: Networks,
