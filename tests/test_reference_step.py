@@ -50,9 +50,10 @@ def packed(x, k):
 
 
 def adam(config, lr, b1, b2, updates_per_run):
-  if config.optim.schedule == 'linear':
-    lr = optax.linear_schedule(lr, 0.0, updates_per_run)
-  return optax.adam(lr, b1=b1, b2=b2)
+  # A constant rate is a schedule too, so that the state counts updates as gan_jax's does.
+  rate = (optax.linear_schedule(lr, 0.0, updates_per_run) if config.optim.schedule == 'linear'
+          else optax.constant_schedule(lr))
+  return optax.adam(rate, b1=b1, b2=b2)
 
 
 def reference_step(config, generator, discriminator, state, batch):
