@@ -136,14 +136,19 @@ def _aside_dir(workdir: str, step: int) -> str:
   return os.path.join(workdir, 'set_aside', f'after_{step}')
 
 
+def _saved_steps(checkpoint_dir: str) -> list[int]:
+  if not os.path.isdir(checkpoint_dir):
+    return []
+  return sorted(int(n) for n in os.listdir(checkpoint_dir) if n.isdigit())
+
+
 def _resume_step_pending(workdir: str, checkpoint_dir: str, step: int) -> bool:
   """`config.resume_step`: whether the checkpoints after `step` are still to be set aside (once
   per step: re-running the same command then continues from the latest checkpoint). Raises a
   `ConfigError` if there is no checkpoint `step`."""
   if not step or os.path.isdir(_aside_dir(workdir, step)):
     return False
-  steps = sorted(int(n) for n in os.listdir(checkpoint_dir) if n.isdigit()) if os.path.isdir(
-      checkpoint_dir) else []
+  steps = _saved_steps(checkpoint_dir)
   if step not in steps:
     raise ConfigError(f'config.resume_step: no checkpoint {step} in {checkpoint_dir}; saved steps: '
                       f'{steps}')
@@ -155,8 +160,7 @@ def _set_aside_after(workdir: str, checkpoint_dir: str, step: int) -> None:
   so that the run resumes from `step` with nothing deleted. Called once checkpoint `step` has
   restored: a run that cannot resume changes nothing."""
   aside = _aside_dir(workdir, step)
-  steps = sorted(int(n) for n in os.listdir(checkpoint_dir) if n.isdigit())
-  moved = [s for s in steps if s > step]
+  moved = [s for s in _saved_steps(checkpoint_dir) if s > step]
   os.makedirs(os.path.join(aside, 'checkpoints'))
   for s in moved:
     os.rename(os.path.join(checkpoint_dir, str(s)), os.path.join(aside, 'checkpoints', str(s)))
