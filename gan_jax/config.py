@@ -186,8 +186,7 @@ def _positive(config: ml_collections.ConfigDict, *paths: str) -> None:
 def logged_metrics(config: ml_collections.ConfigDict) -> set[str]:
   """The evaluation metrics a run of `config` logs (as `eval/<name>`): its `evals` entries', and
   the mode metrics on toy data."""
-  known = {k for e in evaluators.entries(config).values()
-           for k in evaluators.metric_keys(e.metric, e.extractor, e.direction)}
+  known = {k for e in evaluators.entries(config).values() for k in evaluators.entry_keys(e)}
   if config.dataset.name in data.TOY_DATASETS:
     known |= set(modes.MODE_METRICS)
   return known

@@ -1,8 +1,10 @@
-"""`python -m gan_jax.evaluate --workdir W [--step N] --metrics fd,is,kid,pr`: scores a checkpoint.
+"""`python -m gan_jax.evaluate --workdir W [--step N | --best] --metrics fd,is,kid,pr`: scores a
+checkpoint.
 
-The EMA generator of the checkpoint (default: latest) in a training workdir, rebuilt from the
-workdir's config.json. `--real SPLIT` scores that real split instead of generated samples:
-the sanity reference papers quote (e.g. CIFAR-10 test against train).
+The EMA generator of the checkpoint (default: latest; `--best`: the one the run kept by
+`config.eval.best_metric`) in a training workdir, rebuilt from the workdir's config.json.
+`--real SPLIT` scores that real split instead of generated samples: the sanity reference papers
+quote (e.g. CIFAR-10 test against train).
 """
 
 from __future__ import annotations
@@ -43,13 +45,24 @@ def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
   return config
 
 
+def check_checkpoint_choice(step: int | None, best: bool) -> None:
+  """Before anything is read: a step and the best checkpoint are two different choices."""
+  if best and step is not None:
+    raise EvaluateError('--step and --best: give one of them')
+
+
 def restore_checkpoint(workdir: str, config: ml_collections.ConfigDict, nets: models.Networks,
-                       step: int | None, command: str) -> GANState:
-  """The state at checkpoint `step` (default: the latest) of a workdir; one clear error when it
-  has none, not that step, or a damaged one (naming the intact one for `command --step`)."""
-  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+                       step: int | None, command: str, best: bool = False) -> GANState:
+  """The state at checkpoint `step` (default: the latest; `best`: the one kept in `workdir/best`)
+  of a workdir; one clear error when it has none, not that step, or a damaged one (naming the
+  intact one for `command --step`)."""
+  directory = os.path.join(workdir, 'best' if best else 'checkpoints')
+  checkpointer = Checkpointer(directory, 1 if best else config.keep_checkpoints)
   try:
     steps = checkpointer.all_steps()
+    if not steps and best:
+      raise EvaluateError(f'{directory}: no checkpoint; a run keeps its best one when '
+                          'config.eval.best_metric names a metric it logs')
     if not steps:
       raise EvaluateError(f'{checkpointer.directory}: no checkpoints')
     if step is not None and step not in steps:
@@ -66,11 +79,13 @@ def restore_checkpoint(workdir: str, config: ml_collections.ConfigDict, nets: mo
 
 def evaluate(workdir: str, metrics: list[str], step: int | None = None, extractor: str = '',
              num_samples: int = 10_000, real_split: str = '', real: str = '',
-             inception_weights: str = '', direction: str = ''
+             inception_weights: str = '', direction: str = '', best: bool = False
              ) -> tuple[int | None, dict[str, float], dict[str, str]]:
-  """(step, scalars, protocol texts) of `metrics` on the workdir's checkpoint at `step`, or on the
-  real split `real`; `direction` (ab or ba) picks the translation of a two-domain (CycleGAN)
-  run. Everything is checked before the checkpoint is read or anything compiles."""
+  """(step, scalars, protocol texts) of `metrics` on the workdir's checkpoint at `step` (or its
+  best one), or on the real split `real`; `direction` (ab or ba) picks the translation of a
+  two-domain (CycleGAN) run. Everything is checked before the checkpoint is read or anything
+  compiles."""
+  check_checkpoint_choice(step, best)
   for m in metrics:
     if m not in evaluators.METRICS:
       raise EvaluateError(f"--metrics: unknown metric {m!r}; known: {sorted(evaluators.METRICS)} "
@@ -109,7 +124,8 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
       texts.update(t)
     return None, results, texts
 
-  state = parallel.replicate(restore_checkpoint(workdir, config, nets, step, 'evaluate'), mesh)
+  state = parallel.replicate(restore_checkpoint(workdir, config, nets, step, 'evaluate', best),
+                             mesh)
   step = int(state.step)
   what = described(config, step)
   run_seeds = seeds.run_seeds(config)  # A num_seeds run: every seed, then their mean.
@@ -128,12 +144,16 @@ def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog='python -m gan_jax.evaluate', description=__doc__)
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: latest)')
+  parser.add_argument('--best', action='store_true',
+                      help='the checkpoint the run kept by config.eval.best_metric (workdir/best)')
   parser.add_argument('--metrics', default='fd,is,kid,pr',
                       help=f'comma-separated, of {",".join(evaluators.METRICS)}')
   parser.add_argument('--extractor', default='', choices=('',) + EXTRACTORS,
                       help="default: the workdir config's evaluators' extractor, else inception")
   parser.add_argument('--num_samples', type=int, default=10_000)
-  parser.add_argument('--real_split', default='', help='reference split (default: the training one)')
+  parser.add_argument('--real_split', default='',
+                      help='reference split (default: the training one); translation: the split '
+                      'of the held-out sources and their targets (default: dataset.test_split)')
   parser.add_argument('--real', default='', help='score this real split instead of samples')
   parser.add_argument('--inception_weights', default='')
   parser.add_argument('--direction', default='', choices=('', 'ab', 'ba'),
@@ -142,18 +162,20 @@ def main(argv: list[str] | None = None) -> int:
   try:
     step, results, texts = evaluate(
         args.workdir, [m for m in args.metrics.split(',') if m], args.step, args.extractor,
-        args.num_samples, args.real_split, args.real, args.inception_weights, args.direction)
+        args.num_samples, args.real_split, args.real, args.inception_weights, args.direction,
+        args.best)
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
-  what = f'real split {args.real}' if args.real else f'step {step}'
+  what = f'real split {args.real}' if args.real else f'{"best, " * args.best}step {step}'
   print(f'{args.workdir} ({what}):')
   for key, value in results.items():
     if not key.endswith('_num_samples'):
       print(f'  {key.removeprefix("eval/"):24s} {value:.6g}')
   for text in texts.values():
     print(f'  - {text}')
-  tag = 'real_' + re.sub(r'[^A-Za-z0-9_.-]+', '_', args.real) if args.real else step
+  tag = ('real_' + re.sub(r'[^A-Za-z0-9_.-]+', '_', args.real) if args.real else
+         f'{"best_" * args.best}{step}')
   tag = f'{tag}_{args.direction}' if args.direction else tag
   out = os.path.join(args.workdir, f'evaluate_{tag}.json')
   if jax.process_index() == 0:

@@ -1,7 +1,7 @@
-"""`python -m gan_jax.translate --workdir W --input FILE_OR_DIR --output DIR [--step N]
+"""`python -m gan_jax.translate --workdir W --input FILE_OR_DIR --output DIR [--step N | --best]
 [--direction ab|ba] [--seed S]`: applies a trained translation or super-resolution generator (the EMA
-generator of a `paired` run's checkpoint, default the latest; of a `cycle` run, the generator of
-`--direction`) to your images, at their own size, rectangles included, and writes one PNG per
+generator of a `paired` run's checkpoint, default the latest, `--best` the one the run kept by
+`config.eval.best_metric`; of a `cycle` run, the generator of `--direction`) to your images, at their own size, rectangles included, and writes one PNG per
 input under the input's name. A run of several seeds (`num_seeds`) translates with `--seed`'s
 generator, by default its first seed's.
 
@@ -23,7 +23,7 @@ import numpy as np
 from gan_jax.data.images import IMAGE_SUFFIXES, decode_image_file
 from gan_jax.data.paired import luma
 from gan_jax.errors import DataError, EvaluateError, UserError
-from gan_jax.evaluate import load_workdir_config, restore_checkpoint
+from gan_jax.evaluate import check_checkpoint_choice, load_workdir_config, restore_checkpoint
 from gan_jax.models import Networks
 from gan_jax.train import seeds
 from gan_jax.train.samplers import generator_function
@@ -43,9 +43,11 @@ def input_files(path: str) -> list[str]:
 
 
 def load_generator(workdir: str, step: int | None = None, direction: str = '',
-                   seed: int | None = None):
-  """(generator, its EMA parameters and batch statistics, the source channels, the step); of
-  seed `seed` (default: the first) of a run of several seeds."""
+                   seed: int | None = None, best: bool = False):
+  """(generator, its EMA parameters and batch statistics, the source channels, the step) of
+  checkpoint `step` (default: the latest; `best`: the run's best); of seed `seed` (default: the
+  first) of a run of several seeds."""
+  check_checkpoint_choice(step, best)
   config = load_workdir_config(workdir)
   run_seeds = seeds.run_seeds(config)
   if seed is not None and seed not in run_seeds:
@@ -76,7 +78,7 @@ def load_generator(workdir: str, step: int | None = None, direction: str = '',
     # No content network: not needed.
     nets = Networks({'g': generator}, {'d': discriminator}, shapes)
     name, channels = 'g', shapes['source'][-1]
-  state = restore_checkpoint(workdir, config, nets, step, 'translate')
+  state = restore_checkpoint(workdir, config, nets, step, 'translate', best)
   if len(run_seeds) > 1:
     state = seed_state(state, run_seeds.index(run_seeds[0] if seed is None else seed))
   return (nets.generators[name], state.g_ema_params[name], state.g_batch_stats[name], channels,
@@ -84,10 +86,11 @@ def load_generator(workdir: str, step: int | None = None, direction: str = '',
 
 
 def translate(workdir: str, input_path: str, output_dir: str, step: int | None = None,
-              direction: str = '', seed: int | None = None) -> list[str]:
+              direction: str = '', seed: int | None = None, best: bool = False) -> list[str]:
   """Writes the generator's output for every image of `input_path`; returns the files written."""
   files = input_files(input_path)
-  generator, params, batch_stats, channels, step = load_generator(workdir, step, direction, seed)
+  generator, params, batch_stats, channels, step = load_generator(workdir, step, direction, seed,
+                                                                  best)
   run = generator_function(generator, None)  # the weights are arguments, not constants
   os.makedirs(output_dir, exist_ok=True)
   written = []
@@ -110,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument('--input', required=True, help='an image file or a folder of images')
   parser.add_argument('--output', required=True, help='the folder for the outputs')
   parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: latest)')
+  parser.add_argument('--best', action='store_true',
+                      help='the checkpoint the run kept by config.eval.best_metric (workdir/best)')
   parser.add_argument('--direction', default='', choices=('', 'ab', 'ba'),
                       help='cycle runs: translate domain A to B (ab) or B to A (ba)')
   parser.add_argument('--seed', type=int, default=None,
@@ -117,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
   args = parser.parse_args(argv)
   try:
     written = translate(args.workdir, args.input, args.output, args.step, args.direction,
-                        args.seed)
+                        args.seed, args.best)
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2

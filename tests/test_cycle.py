@@ -361,21 +361,33 @@ def test_cycle_config_mistakes_fail_validation():
     evaluators.check(config, True, False, 10, (28, 28, 3))
 
 
-def test_cyclegan_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkeypatch):
-  from test_train import assert_same_run, interrupt_and_resume, read_state, run_four_logged_steps
+def test_cyclegan_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkeypatch, capsys):
+  from test_train import (assert_same_run, interrupt_and_resume, read_jsonl, read_state,
+                          run_four_logged_steps)
   full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
   config = cyclegan_mnist_mnistm.get_config('runlocal')
-  # Each direction's classifier and the known-truth PSNR (every metric's wiring is tested in
-  # test_evaluator_wiring.py).
+  # Each direction's classifier, the known-truth PSNR, and the validation accuracy that keeps
+  # the best checkpoint (every metric's wiring is tested in test_evaluator_wiring.py).
   config.evals = {k: v for k, v in config.evals.items()
-                  if k in ('accuracy_ab', 'accuracy_ba', 'psnr_ba')}
-  config.eval.best_metric = 'psnr_ba'
+                  if k in ('accuracy_ab', 'accuracy_ba', 'psnr_ba', 'accuracy_ab_val')}
+  assert config.eval.best_metric == 'accuracy_mnistm_cnn_ab_val'
   config, result, last = run_four_logged_steps(
       config, tfds_dir, full,
       ('d_loss', 'd_a_loss', 'd_b_loss', 'g_loss', 'g_cycle_loss', 'g_identity_loss',
        'g_adversarial_loss', 'eval/accuracy_mnistm_cnn_ab', 'eval/accuracy_mnist_cnn_ba',
-       'eval/psnr_ba'))
+       'eval/psnr_ba', 'eval/accuracy_mnistm_cnn_ab_val'))
   assert 'the targets of mnist_mnistm:test[:64] A' in last['eval/psnr_ba_protocol']
+  # Test images never choose the checkpoint: the validation sources are training digits that
+  # this run's domain A (the first half of train[:256]) does not hold.
+  assert '64 of mnist_mnistm:train[256:384] A' in last['eval/accuracy_mnistm_cnn_ab_val_protocol']
+  val = {r['step']: r['eval/accuracy_mnistm_cnn_ab_val']
+         for r in read_jsonl(os.path.join(full, 'metrics.jsonl'))
+         if 'eval/accuracy_mnistm_cnn_ab_val' in r}
+  assert sorted(val) == [2, 4]
+  best_step = 4 if val[4] > val[2] else 2  # Ties keep the earlier checkpoint.
+  with open(os.path.join(full, 'best.json')) as f:
+    assert json.load(f) == {'metric': 'eval/accuracy_mnistm_cnn_ab_val', 'step': best_step,
+                            'value': val[best_step]}
   assert 'BT.601 luma' in last['eval/accuracy_mnist_cnn_ba_protocol']
   assert 'of the generator (no average) at step' in last['eval/accuracy_mnist_cnn_ba_protocol']
   figure = np.asarray(Image.open(result['figure']))
@@ -404,3 +416,34 @@ def test_cyclegan_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monke
                         '--direction', 'ba']) == 0
   with open(os.path.join(full, 'evaluate_4_ba.json')) as f:
     assert json.load(f)['eval/psnr_ba'] == pytest.approx(last['eval/psnr_ba'], rel=1e-6)
+  # The kept checkpoint, by --best: its validation score is the one the run logged.
+  assert evaluate.main(['--workdir', full, '--best', '--metrics', 'accuracy', '--extractor',
+                        'mnistm_cnn', '--num_samples', '64', '--direction', 'ab',
+                        '--real_split', 'train[256:384]']) == 0
+  with open(os.path.join(full, f'evaluate_best_{best_step}_ab.json')) as f:
+    assert json.load(f)['eval/accuracy_mnistm_cnn_ab'] == val[best_step]
+  for flags, out in ((['--best'], 'best'), (['--step', str(best_step)], 'step')):
+    assert translate.main(['--workdir', full, '--input', str(tmp_path / 'in'), '--output',
+                           str(tmp_path / out), '--direction', 'ba'] + flags) == 0
+  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / 'best' / 'digit.png')),
+                                np.asarray(Image.open(tmp_path / 'step' / 'digit.png')))
+  assert translate.main(['--workdir', full, '--input', str(tmp_path / 'in'), '--output',
+                         str(tmp_path / 'out'), '--direction', 'ba', '--best', '--step', '2']) == 2
+  assert '--step and --best: give one of them' in capsys.readouterr().err
+
+
+def test_baselines_of_the_validation_entry_are_scored_on_the_validation_digits(tfds_dir):
+  from gan_jax.data.images import load_tfds
+  from gan_jax.metrics import baselines, evaluators
+  config = cyclegan_mnist_mnistm.get_config('runlocal')
+  config.dataset.data_dir = tfds_dir
+  config.evals = {k: v for k, v in config.evals.items() if k in ('accuracy_ab', 'accuracy_ab_val')}
+  rows = baselines.score_baselines(config)
+  # Copying the input: the first 64 A digits of each entry's split, read here on their own.
+  quality = evaluators.Evaluators(config, 10, None)
+  for name, split, key in (('accuracy_ab', 'test[:64]', 'accuracy_mnistm_cnn_ab'),
+                           ('accuracy_ab_val', 'train[256:320]', 'accuracy_mnistm_cnn_ab_val')):
+    digits, labels, _ = load_tfds('mnist', split, tfds_dir, 0, False, 0, 1)
+    copies = np.repeat(digits, 3, -1).astype(np.float32) / 127.5 - 1
+    expected = quality.score(name, copies, labels, 'copies')[0][f'eval/{key}']
+    assert rows['copy the input'][f'eval/{key}'] == expected

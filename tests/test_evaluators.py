@@ -3,6 +3,7 @@
 import os
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
@@ -100,6 +101,11 @@ def test_bad_evals_entries_fail_validation_naming_the_field(tfds_dir):
       (dict(a=dict(metric='fd', num_samples='many')), 'evals.a.num_samples: expected int'),
       (dict(a=dict(metric='pr', num_samples=3)), 'evals.a.num_samples: pr needs at least 4'),
       (dict(a=dict(metric='fd', extractor='vgg')), "unknown extractor 'vgg'"),
+      (dict(a=dict(metric='fd', tag='Val 2')), r"evals.a.tag: 'Val 2'; use lowercase letters"),
+      # The same metric on another split, under the same name, would overwrite the first.
+      (dict(a=dict(metric='fd', extractor='mnist_cnn'),
+            b=dict(metric='fd', extractor='mnist_cnn', real_split='test')),
+       r"evals.b: logs 'fd_mnist_cnn' like config.evals.a; give one of them a tag"),
   ]
   for evals, message in cases:
     with pytest.raises(ConfigError, match=message):
@@ -111,6 +117,21 @@ def test_bad_evals_entries_fail_validation_naming_the_field(tfds_dir):
   c = _config(tfds_dir, a=dict(metric='intra_fd', extractor='mnist_cnn'))
   with pytest.raises(evaluators.EvalConfigError, match='needs a class-conditional generator'):
     evaluators.check(c, True, False, 10)
+
+
+def test_a_tag_names_an_entrys_results_apart():
+  assert evaluators.metric_keys('accuracy', 'mnistm_cnn', 'ab', 'val') == [
+      'accuracy_mnistm_cnn_ab_val']
+  assert evaluators.metric_keys('is', 'inception', tag='val') == ['is_val', 'is_val_std']
+  assert evaluators.metric_keys('kid', 'mnist_cnn', 'ba') == ['kd_mnist_cnn_ba', 'kd_mnist_cnn_ba_std']
+  assert evaluators.metric_keys('fd', 'inception') == ['fid']
+  c = ml_collections.ConfigDict({'evals': {
+      'fd': dict(metric='fd', extractor='mnist_cnn'),
+      'fd_val': dict(metric='fd', extractor='mnist_cnn', real_split='train[:500]', tag='val')}})
+  assert [evaluators.entry_keys(e) for e in evaluators.entries(c).values()] == [
+      ['fd_mnist_cnn'], ['fd_mnist_cnn_val']]
+  assert evaluators.lower_is_better('eval/fd_mnist_cnn_val')
+  assert not evaluators.lower_is_better('eval/accuracy_mnistm_cnn_ab_val')
 
 
 def test_real_split_against_itself_is_zero_and_statistics_are_cached(tfds_dir, tmp_path,
@@ -157,9 +178,18 @@ def test_classification_accuracy_score_trains_on_samples_and_tests_on_real(tfds_
   assert shuffled['eval/cas'] < 0.2  # Samples whose labels mean nothing: chance.
 
 
-def test_evaluate_command_bad_arguments_are_one_error_line(tmp_path, capsys):
+def test_evaluate_command_bad_arguments_are_one_error_line(tmp_path, capsys, tfds_dir):
   from gan_jax import evaluate
+  unkept = tmp_path / 'unkept'  # A run that kept no best checkpoint (no eval.best_metric).
+  os.makedirs(unkept)
+  c = dcgan_mnist.get_config('runlocal')
+  c.dataset.data_dir, c.eval.best_metric = tfds_dir, ''
+  (unkept / 'config.json').write_text(c.to_json_best_effort())
   cases = [(['--workdir', str(tmp_path), '--metrics', 'fid'], "--metrics: unknown metric 'fid'"),
+           (['--workdir', str(tmp_path / 'nope'), '--step', '4', '--best'],
+            '--step and --best: give one of them'),
+           (['--workdir', str(unkept), '--metrics', 'fd', '--best'],
+            'unkept/best: no checkpoint; a run keeps its best one when config.eval.best_metric'),
            (['--workdir', str(tmp_path), '--metrics', 'pr', '--num_samples', '3'],
             '--num_samples: pr needs at least 4, got 3'),
            (['--workdir', str(tmp_path / 'nope')], 'nope/config.json: not found')]

@@ -12,12 +12,13 @@ from gan_jax import data
 from gan_jax.metrics import evaluators
 
 
-def baseline_outputs(config: ml_collections.ConfigDict, count: int, direction: str = ''
-                     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-  """Outputs of the baselines for the first `count` held-out sources (of `direction`, for two
-  unpaired domains) in [-1, 1], and the sources' labels."""
+def baseline_outputs(config: ml_collections.ConfigDict, count: int, direction: str = '',
+                     split: str = '') -> tuple[dict[str, np.ndarray], np.ndarray]:
+  """Outputs of the baselines for the first `count` held-out sources of `split` (default
+  `dataset.test_split`; of `direction`, for two unpaired domains) in [-1, 1], and the sources'
+  labels."""
   c = config.copy_and_resolve_references()
-  c.dataset.split, c.batch_size, c.n_critic = c.dataset.test_split, 1, 1
+  c.dataset.split, c.batch_size, c.n_critic = split or c.dataset.test_split, 1, 1
   dataset = data.build_on_one_process(c)
   pairs = dataset.first(count, direction) if direction else dataset.first(count)
   source, target = pairs['source'], pairs['target']
@@ -35,8 +36,7 @@ def baseline_outputs(config: ml_collections.ConfigDict, count: int, direction: s
 def metric_names(config: ml_collections.ConfigDict) -> list[str]:
   """The logged keys (`eval/...`) of the config's evaluators, standard deviations left out."""
   return [f'eval/{k}' for e in evaluators.entries(config).values()
-          for k in evaluators.metric_keys(e.metric, e.extractor, e.direction)
-          if not k.endswith('_std')]
+          for k in evaluators.entry_keys(e) if not k.endswith('_std')]
 
 
 def score_baselines(config: ml_collections.ConfigDict, num_classes: int = 10
@@ -46,13 +46,15 @@ def score_baselines(config: ml_collections.ConfigDict, num_classes: int = 10
   quality = evaluators.Evaluators(config, num_classes, None)
   count = max(e.num_samples for e in quality.entries.values())
   keys = metric_names(config)
-  outputs = {d: baseline_outputs(config, count, d)
-             for d in sorted({e.direction for e in quality.entries.values()})}
+  # Each entry's own held-out pairs: its split (a validation split, or the test split) and direction.
+  where = lambda e: (e.real_split, e.direction)
+  outputs = {w: baseline_outputs(config, count, w[1], w[0])
+             for w in sorted({where(e) for e in quality.entries.values()})}
   rows = {}
   for label in dict.fromkeys(b for images, _ in outputs.values() for b in images):
     values = {}
     for name, e in quality.entries.items():
-      images, labels = outputs[e.direction]
+      images, labels = outputs[where(e)]
       if label in images:
         values.update(quality.score(name, images[label][:e.num_samples],
                                     labels[:e.num_samples], label)[0])

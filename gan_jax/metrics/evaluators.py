@@ -11,6 +11,7 @@ import copy
 import functools
 import hashlib
 import os
+import re
 from typing import Callable
 
 import jax
@@ -50,8 +51,10 @@ WITHOUT_EXTRACTOR = ('psnr', 'ssim', 'lr_psnr', 'colorfulness')
 # `--config.evals.cas=cas` adds a metric that runs like the ones the experiment already has.
 # crop: psnr/ssim border, in pixels. direction: for two unpaired domains (CycleGAN), 'ab' scores
 # the translations of held-out A images against domain B, 'ba' the reverse; '' otherwise.
+# tag: appended to the logged names (`accuracy_mnistm_cnn_ab_val`), so that the same metric can
+# be logged on two splits, e.g. the test split and a validation split that chooses checkpoints.
 ENTRY_DEFAULTS = dict(metric='', every=1000, num_samples=10_000, extractor='inception',
-                      real_split='', num_real=0, crop=0, direction='')
+                      real_split='', num_real=0, crop=0, direction='', tag='')
 DIRECTIONS = ('ab', 'ba')
 CAS_EPOCHS = 10
 
@@ -60,9 +63,10 @@ def _suffix(extractor: str) -> str:
   return '' if extractor == 'inception' else f'_{extractor}'
 
 
-def metric_keys(metric: str, extractor: str, direction: str = '') -> list[str]:
+def metric_keys(metric: str, extractor: str, direction: str = '', tag: str = '') -> list[str]:
   """The names an entry's results are logged under: FID only when the features are Inception's;
-  `_ab` or `_ba` after the names of a translation direction."""
+  `_ab` or `_ba` after the names of a translation direction, then `_<tag>`; a standard
+  deviation's name ends in `_std` after both."""
   s = _suffix(extractor)
   keys = {
       'fd': ['fid' if not s else f'fd{s}'],
@@ -79,7 +83,14 @@ def metric_keys(metric: str, extractor: str, direction: str = '') -> list[str]:
       'accuracy': [f'accuracy{s}'],
       'colorfulness': ['colorfulness'],
   }[metric]
-  return [f'{k}_{direction}' for k in keys] if direction else keys
+  suffix = ''.join(f'_{part}' for part in (direction, tag) if part)
+  return [f'{k.removesuffix("_std")}{suffix}_std' if k.endswith('_std') else f'{k}{suffix}'
+          for k in keys]
+
+
+def entry_keys(entry: ml_collections.ConfigDict) -> list[str]:
+  """The names a filled-in `evals` entry (see `entries`) logs its results under."""
+  return metric_keys(entry.metric, entry.extractor, entry.direction, entry.tag)
 
 
 def entries(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
@@ -121,6 +132,9 @@ def entries(config: ml_collections.ConfigDict) -> dict[str, ml_collections.Confi
     if full.metric == 'stacked_modes' and full.extractor != 'mnist_cnn':
       raise EvalConfigError(f'config.evals.{name}.extractor: stacked_modes classifies each channel '
                             'with mnist_cnn')
+    if full.tag and not re.fullmatch(r'[a-z0-9]+', full.tag):
+      raise EvalConfigError(f'config.evals.{name}.tag: {full.tag!r}; use lowercase letters and '
+                            "digits, e.g. 'val'")
     if full.every <= 0:
       raise EvalConfigError(f'config.evals.{name}.every: must be positive, got {full.every}')
     need = METRICS[full.metric]
@@ -128,6 +142,10 @@ def entries(config: ml_collections.ConfigDict) -> dict[str, ml_collections.Confi
       if full[field] and full[field] < need or full[field] < 0:
         raise EvalConfigError(f'config.evals.{name}.{field}: {full.metric} needs at least {need} '
                               f'samples, got {full[field]}')
+    for other, e in out.items():
+      if shared := sorted(set(entry_keys(full)) & set(entry_keys(e))):
+        raise EvalConfigError(f'config.evals.{name}: logs {shared[0]!r} like config.evals.{other}; '
+                              "give one of them a tag (e.g. tag='val')")
     out[name] = full
   return out
 
@@ -296,7 +314,7 @@ class Evaluators:
     if extractor is not None:
       extractor.check_images(images[..., :1] if per_channel else images, f'evals.{name}: {what}')
     values, reference = self._score(e, extractor, images, labels)
-    keys = metric_keys(e.metric, e.extractor, e.direction)
+    keys = entry_keys(e)
     results = {f'eval/{k}': v for k, v in zip(keys, values)}
     results[f'eval/{keys[0]}_num_samples'] = len(images)
     features = extractor.description if extractor is not None else 'pixels in [0, 1]'
@@ -325,7 +343,10 @@ class Evaluators:
       return [scores.colorfulness(fake)], 'none (compare with the real images\' value)'
     if e.metric == 'accuracy':
       predicted = extractor(fake, self.mesh)['logits'].argmax(-1)
-      return [float(np.mean(predicted == fake_labels))], 'the labels of the sources'
+      sources = f'{self.config.dataset.name}:{split} {e.direction[:1].upper()}'.rstrip()
+      return [float(np.mean(predicted == fake_labels))], (
+          f'the labels of the sources (the first {len(fake)} of {sources})'
+          if is_translation(self.config) else 'the labels the samples were drawn for')
     if e.metric == 'stacked_modes':
       m = stacked_mnist_modes(fake, extractor, self.mesh)
       return [m['stacked_modes'], m['stacked_kl']], '1000 uniform modes'
