@@ -356,6 +356,13 @@ def test_cycle_config_mistakes_fail_validation():
   with pytest.raises(ConfigError, match='true targets'):
     from gan_jax.metrics import evaluators
     evaluators.check(config, True, False, 10, (28, 28, 3))
+  # The training split's domains are disjoint halves: no B image there is a known translation.
+  config.evals = {'psnr_ba_val': dict(metric='psnr', direction='ba', real_split='train[256:384]',
+                                      tag='val')}
+  with pytest.raises(ConfigError, match='true targets'):
+    evaluators.check(config, True, False, 10, (28, 28, 3))
+  config.evals.psnr_ba_val.real_split = 'test[:64]'
+  evaluators.check(config, True, False, 10, (28, 28, 3))
   config.evals = {'fd': dict(metric='fd', extractor='mnistm_cnn')}
   with pytest.raises(ConfigError, match='say which translation is scored'):
     evaluators.check(config, True, False, 10, (28, 28, 3))
@@ -447,3 +454,6 @@ def test_baselines_of_the_validation_entry_are_scored_on_the_validation_digits(t
     copies = np.repeat(digits, 3, -1).astype(np.float32) / 127.5 - 1
     expected = quality.score(name, copies, labels, 'copies')[0][f'eval/{key}']
     assert rows['copy the input'][f'eval/{key}'] == expected
+    # Real B images, by their own digits: in the validation split, image i of B is not made from
+    # digit i of A (the training split's domains are disjoint halves).
+    assert rows['real targets'][f'eval/{key}'] > 0.9

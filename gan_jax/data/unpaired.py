@@ -132,11 +132,17 @@ def load_unpaired(name: str, split: str, data_dir: str | None, image_size: int,
   return out
 
 
-def known_truth_directions(name: str) -> tuple[str, ...]:
-  """The directions in which the held-out translations are known: mnist_mnistm's image i of B
-  is made from digit i of A, so its B -> A translation is that digit (A -> B has no single
-  truth: any background would do)."""
-  return ('ba',) if name == MNIST_MNISTM else ()
+def index_paired(name: str, split: str) -> bool:
+  """Whether image i of B is made from image i of A in `split`: mnist_mnistm's, except in its
+  training split, whose two domains are disjoint halves of the digits."""
+  return name == MNIST_MNISTM and _split_parts(split)[0] != 'train'
+
+
+def known_truth_directions(name: str, split: str) -> tuple[str, ...]:
+  """The directions in which the translations of `split` are known: where image i of B is made
+  from digit i of A, its B -> A translation is that digit (A -> B has no single truth: any
+  background would do)."""
+  return ('ba',) if index_paired(name, split) else ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,7 +200,7 @@ class UnpairedDataset:
   def first(self, count: int, direction: str = 'ab') -> dict[str, np.ndarray]:
     """The first `count` images of the direction's source domain as `source`, in [-1, 1], with
     their labels; `target`: the other domain's first `count` (their true translations in the
-    `known_truth_directions`)."""
+    `known_truth_directions`), with theirs."""
     source, target = direction
     for side in (source, target):
       if len(self.images(side)) < count:
@@ -202,4 +208,4 @@ class UnpairedDataset:
                         f'{side.upper()}; {count} are asked for')
     scale = lambda x: x[:count].astype(np.float32) / 127.5 - 1.0
     return {'source': scale(self.images(source)), 'target': scale(self.images(target)),
-            'label': self.labels(source)[:count]}
+            'label': self.labels(source)[:count], 'target_label': self.labels(target)[:count]}

@@ -13,10 +13,11 @@ from gan_jax.metrics import evaluators
 
 
 def baseline_outputs(config: ml_collections.ConfigDict, count: int, direction: str = '',
-                     split: str = '') -> tuple[dict[str, np.ndarray], np.ndarray]:
+                     split: str = '') -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
   """Outputs of the baselines for the first `count` held-out sources of `split` (default
-  `dataset.test_split`; of `direction`, for two unpaired domains) in [-1, 1], and the sources'
-  labels."""
+  `dataset.test_split`; of `direction`, for two unpaired domains) in [-1, 1], and the labels of
+  each: the sources', and the real targets' own (two unpaired domains' images i show different
+  digits where the split does not pair them)."""
   c = config.copy_and_resolve_references()
   c.dataset.split, c.batch_size, c.n_critic = split or c.dataset.test_split, 1, 1
   dataset = data.build_on_one_process(c)
@@ -30,7 +31,9 @@ def baseline_outputs(config: ml_collections.ConfigDict, count: int, direction: s
     for method in ('bicubic', 'nearest'):
       up = jax.image.resize(source, (len(source),) + target.shape[1:], method)
       out[f'{method} upsampling'] = np.clip(np.asarray(up), -1, 1)
-  return out, pairs['label']
+  labels = {name: pairs['label'] for name in out}
+  labels['real targets'] = pairs.get('target_label', pairs['label'])
+  return out, labels
 
 
 def metric_names(config: ml_collections.ConfigDict) -> list[str]:
@@ -57,6 +60,6 @@ def score_baselines(config: ml_collections.ConfigDict, num_classes: int = 10
       images, labels = outputs[where(e)]
       if label in images:
         values.update(quality.score(name, images[label][:e.num_samples],
-                                    labels[:e.num_samples], label)[0])
+                                    labels[label][:e.num_samples], label)[0])
     rows[label] = {k: values.get(k, float('nan')) for k in keys}
   return rows

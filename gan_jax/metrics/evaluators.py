@@ -163,11 +163,13 @@ def check(config: ml_collections.ConfigDict, is_image_data: bool, conditional: b
       raise EvalConfigError(f'config.evals.{name}.direction: ' + (
           'two unpaired domains: say which translation is scored, ab or ba' if unpaired else
           f'{e.direction!r}, but {config.dataset.name!r} is not two unpaired domains; leave it empty'))
-    truth = is_paired(config) or e.direction in known_truth_directions(config.dataset.name)
+    split = e.real_split or config.dataset.test_split
+    truth = is_paired(config) or e.direction in known_truth_directions(config.dataset.name, split)
     if e.metric in ('psnr', 'ssim', 'lr_psnr') and not truth:
       raise EvalConfigError(f'config.evals.{name}.metric: {e.metric} compares outputs with their '
                             'true targets: it needs a paired dataset, or unpaired domains whose '
-                            'held-out translations are known (mnist_mnistm, direction ba)')
+                            'held-out translations are known (mnist_mnistm outside its training '
+                            'split, direction ba)')
     if e.metric == 'accuracy' and not (num_classes or conditional):
       raise EvalConfigError(f'config.evals.{name}.metric: accuracy needs labelled data')
     takes = CLASSIFIER_SHAPES.get(e.extractor.removesuffix('_cnn'))
