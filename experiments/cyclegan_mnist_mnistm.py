@@ -21,7 +21,9 @@ the digit kept?) and Fréchet distance; B -> A by PSNR and SSIM against the true
 the MNIST classifier's accuracy. The checkpoint kept in workdir/best is chosen on validation
 digits, never on test images: the A -> B accuracy (`accuracy_mnistm_cnn_ab_val`) on 2,000
 training digits that domain A leaves out (MNIST train 30,000-31,999; A trains on 0-29,999).
-`python -m gan_jax.evaluate --best` and `python -m gan_jax.translate --best` read it.
+`python -m gan_jax.evaluate --best` and `python -m gan_jax.translate --best` read it. With
+`:semantic --config.generator.downsamplings=1 --config.ema_decay=0.999` (a generator average) it
+keeps the digit in 91.1 % (seed 0) and 90.3 % (seed 1) of the test translations (RESULTS.md).
 
 Variants: `runlocal` (seconds), `folder=/path` (your own domains: /path/trainA, trainB, testA,
 testB), `seed=N`, and `semantic`: CycleGAN plus the semantic consistency loss of CyCADA (Hoffman
