@@ -1,9 +1,10 @@
 """`python -m gan_jax.translate --workdir W --input FILE_OR_DIR --output DIR [--step N | --best]
-[--direction ab|ba] [--seed S]`: applies a trained translation or super-resolution generator (the EMA
-generator of a `paired` run's checkpoint, default the latest, `--best` the one the run kept by
-`config.eval.best_metric`; of a `cycle` run, the generator of `--direction`) to your images, at their own size, rectangles included, and writes one PNG per
-input under the input's name. A run of several seeds (`num_seeds`) translates with `--seed`'s
-generator, by default its first seed's.
+[--direction ab|ba] [--seed S]`: applies a trained translation or super-resolution generator (the
+EMA generator of a `paired` run's checkpoint, default the latest, `--best` the one the run kept
+by `config.eval.best_metric`; of a `cycle` run, the generator of `--direction`) to your images,
+at their own size, rectangles included, and writes one PNG per input under the input's name. A
+run of several seeds (`num_seeds`) translates with `--seed`'s generator, by default its first
+seed's.
 
 Inputs are what the model was trained to take: edge maps for edges -> digit, grey images for
 colorization, low-resolution images for super-resolution. Colour inputs to a model of grey

@@ -85,7 +85,7 @@ def mnistm(split: str, data_dir: str | None, download: bool) -> tuple[np.ndarray
 def _mnist_mnistm(split: str, data_dir: str | None, download: bool) -> dict[str, np.ndarray]:
   digits, labels, blended = _digits_and_blends(split, data_dir, download)
   digits = np.repeat(digits, 3, axis=-1)
-  if _split_parts(split)[0] == 'train':  # Disjoint halves: A never meets its own blend.
+  if not index_paired(MNIST_MNISTM, split):  # Disjoint halves: A never meets its own blend.
     half = len(digits) // 2
     return {'a': digits[:half], 'b': blended[half:], 'label_a': labels[:half],
             'label_b': labels[half:], 'num_classes': 10}

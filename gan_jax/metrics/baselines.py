@@ -49,7 +49,7 @@ def score_baselines(config: ml_collections.ConfigDict, num_classes: int = 10
   quality = evaluators.Evaluators(config, num_classes, None)
   count = max(e.num_samples for e in quality.entries.values())
   keys = metric_names(config)
-  # Each entry's own held-out pairs: its split (a validation split, or the test split) and direction.
+  # Each entry's own held-out pairs: its split (validation, or the test split) and direction.
   where = lambda e: (e.real_split, e.direction)
   outputs = {w: baseline_outputs(config, count, w[1], w[0])
              for w in sorted({where(e) for e in quality.entries.values()})}
