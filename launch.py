@@ -124,16 +124,24 @@ def _one_line(e: BaseException) -> str:
 
 def parse_flags(argv: list[str]) -> list[str]:
   """absl flag parsing where a missing config file or a bad override is one error line."""
+  config_file = None
   for i, arg in enumerate(argv):  # A missing config file: say so before anything else.
     path = arg.split('=', 1)[1] if arg.startswith('--config=') else (
         argv[i + 1] if arg == '--config' and i + 1 < len(argv) else None)
-    if path is not None and not os.path.isfile(path.split(':', 1)[0]):
-      sys.exit(f'error: --config: no such file: {path.split(":", 1)[0]}')
+    if path is not None:
+      config_file = path.split(':', 1)[0]
+      if not os.path.isfile(config_file):
+        sys.exit(f'error: --config: no such file: {config_file}')
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
     sys.exit(f'error: {_one_line(e)}')
-  except (AttributeError, KeyError, TypeError, ValueError) as e:  # A --config.FIELD override.
+  except AttributeError as e:
+    if "attribute 'get_config'" in str(e):  # ml_collections' loader calls module.get_config.
+      sys.exit(f'error: --config: {config_file} defines no get_config(arg); a config file '
+               'returns its ConfigDict from get_config(arg), as experiments/*.py do')
+    sys.exit(f'error: --config override: AttributeError: {_one_line(e)}')
+  except (KeyError, TypeError, ValueError) as e:  # A --config.FIELD override.
     sys.exit(f'error: --config override: {type(e).__name__}: {_one_line(e)}')
 
 

@@ -107,7 +107,7 @@ def tfds_tfrecord_dir():
 # then end together, instead of one of them running a minute-long test alone at the end.
 _LONGEST_FIRST = ('test_sweep.py', 'test_train.py', 'test_paired.py', 'test_cycle.py', 'test_multiprocess.py',
                   'test_step.py',
-                  'test_evaluators.py')
+                  'test_evaluators.py', 'test_fid_weights.py')
 
 
 def pytest_collection_modifyitems(items):

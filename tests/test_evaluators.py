@@ -70,13 +70,8 @@ def test_images_of_wrong_range_or_shape_are_one_clear_error():
     ext.check_images(np.zeros((2, 32, 32)))
 
 
-def test_missing_inception_weights_say_where_to_put_them(tmp_path, monkeypatch):
-  monkeypatch.setenv('GAN_JAX_CACHE', str(tmp_path))
-  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
-  for download in (False, True):  # Offline, the download fails at once with the same advice.
-    with pytest.raises(inception.InceptionWeightsError) as e:
-      inception.resolve_weights('', download=download)
-    assert inception.FID_WEIGHTS_URL in str(e.value) and str(tmp_path) in str(e.value)
+def test_missing_inception_weights_say_where_to_put_them(tmp_path):
+  # The cache and the download: tests/test_fid_weights.py.
   with pytest.raises(inception.InceptionWeightsError, match='no file /nowhere/w.npz'):
     inception.resolve_weights('/nowhere/w.npz')
   bad = tmp_path / 'bad.npz'
@@ -88,6 +83,7 @@ def test_missing_inception_weights_say_where_to_put_them(tmp_path, monkeypatch):
 def test_missing_weights_stop_a_run_before_it_compiles_or_writes(tfds_dir, tmp_path, monkeypatch):
   from gan_jax.train import train_and_evaluate
   monkeypatch.setenv('GAN_JAX_CACHE', str(tmp_path / 'cache'))
+  monkeypatch.setenv(inception.URL_ENV, 'http://127.0.0.1:9/pt_inception-2015-12-05-6726825d.pth')
   c = _config(tfds_dir, fid=dict(metric='fd', every=2, num_samples=16))  # The Inception.
   with pytest.raises(inception.InceptionWeightsError, match='pt_inception-2015-12-05'):
     train_and_evaluate(c, str(tmp_path / 'run'))

@@ -15,17 +15,18 @@ import sys
 HIDDEN = ('tensorflow', 'tf_keras', 'keras')
 
 
-class _PathFinderWithoutTensorFlow(importlib.machinery.PathFinder):
+def hide(packages: tuple[str, ...]) -> None:
+  """Makes `packages` unimportable in this process, as if they were not installed."""
 
-  @classmethod
-  def find_spec(cls, fullname, path=None, target=None):
-    if fullname.partition('.')[0] in HIDDEN:
-      return None
-    return super().find_spec(fullname, path, target)
+  class PathFinderWithout(importlib.machinery.PathFinder):
 
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+      if fullname.partition('.')[0] in packages:
+        return None
+      return super().find_spec(fullname, path, target)
 
-def hide_tensorflow() -> None:
-  sys.meta_path[sys.meta_path.index(importlib.machinery.PathFinder)] = _PathFinderWithoutTensorFlow
+  sys.meta_path[sys.meta_path.index(importlib.machinery.PathFinder)] = PathFinderWithout
 
 
 def config_for(experiment: str, data_dir: str):
@@ -45,7 +46,7 @@ if __name__ == '__main__':
   if args[0] == '--keep':
     args = args[1:]
   else:
-    hide_tensorflow()
+    hide(HIDDEN)
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   sys.path.insert(0, root)
   import launch

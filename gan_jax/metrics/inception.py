@@ -1,9 +1,13 @@
 """The FID InceptionV3 (TensorFlow's inception-2015-12-05 graph, as pytorch-fid ports it) in Flax,
-and its weights: pytorch-fid's `.pth` converted once into a pickle-free `.npz`."""
+and its weights: pytorch-fid's `.pth`, read without torch, converted once into a pickle-free `.npz`."""
 
 from __future__ import annotations
 
+import http.client
 import os
+import re
+import shutil
+import urllib.parse
 import urllib.request
 from typing import Any, Sequence
 
@@ -15,6 +19,7 @@ from flax import traverse_util
 
 from gan_jax.errors import InceptionWeightsError
 from gan_jax.fileutil import save_npz, sha256_file
+from gan_jax.metrics import pth
 
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
                    'pt_inception-2015-12-05-6726825d.pth')
@@ -22,6 +27,8 @@ FID_WEIGHTS_PTH = 'pt_inception-2015-12-05-6726825d.pth'
 FID_SHA256_PREFIX = '6726825d'  # torch.hub's convention: the file name carries its hash.
 FID_WEIGHTS_NPZ = 'inception-2015-12-05-fid.npz'
 WEIGHTS_ENV = 'GAN_JAX_INCEPTION_WEIGHTS'
+URL_ENV = 'GAN_JAX_INCEPTION_URL'
+_HASH_IN_NAME = re.compile(r'-([a-f0-9]{8,64})\.pth$')
 INPUT_SIZE = 299
 Padding = Sequence[tuple[int, int]]
 
@@ -212,20 +219,22 @@ def convert_torch_state_dict(state_dict: dict[str, Any]) -> dict[str, np.ndarray
   return flat
 
 
+def expected_sha256_prefix(file_name: str) -> str:
+  """The sha256 prefix a weights file's name carries, torch.hub's convention (`name-<hex>.pth`);
+  pytorch-fid's where the name carries none, so a renamed copy of its file is still checked."""
+  match = _HASH_IN_NAME.search(os.path.basename(file_name))
+  return match.group(1) if match else FID_SHA256_PREFIX
+
+
 def convert_pth(pth_path: str, npz_path: str, sha256_prefix: str | None = FID_SHA256_PREFIX) -> str:
-  """pytorch-fid's `.pth` -> a Flax-native `.npz`. The only place torch is needed; torch reads the
-  file with `weights_only=True`, which refuses anything but tensors."""
+  """pytorch-fid's `.pth` -> a Flax-native `.npz`, checked against `sha256_prefix` first. The
+  `.pth` is read without torch by `pth.load_state_dict`, which refuses anything but tensors."""
   digest = sha256_file(pth_path)
   if sha256_prefix and not digest.startswith(sha256_prefix):
-    raise InceptionWeightsError(f'{pth_path}: sha256 {digest[:8]}... is not that of '
-                                f'{FID_WEIGHTS_PTH} (from {FID_WEIGHTS_URL})')
-  try:
-    import torch
-  except ImportError as e:
-    raise InceptionWeightsError(
-        f'converting {pth_path} once needs torch: pip install -e ".[parity]"') from e
-  flat = convert_torch_state_dict(torch.load(pth_path, map_location='cpu', weights_only=True))
-  save_npz(npz_path, **flat)
+    raise InceptionWeightsError(f'{pth_path}: sha256 {digest[:8]}... is not the {sha256_prefix}... '
+                                'its name promises (truncated or another file): delete it and '
+                                'download it again')
+  save_npz(npz_path, **convert_torch_state_dict(pth.load_state_dict(pth_path)))
   return npz_path
 
 
@@ -233,39 +242,48 @@ def cache_dir() -> str:
   return os.environ.get('GAN_JAX_CACHE', os.path.join(os.path.expanduser('~'), '.cache', 'gan_jax'))
 
 
-def _missing_message(where: str) -> str:
-  return (f'FID Inception weights not found ({where}). Download {FID_WEIGHTS_URL} '
-          f'(pytorch-fid\'s port of TensorFlow\'s inception-2015-12-05) into {cache_dir()}/ or '
-          f'point eval.inception_weights or ${WEIGHTS_ENV} at it; gan_jax converts it once into '
-          f'{FID_WEIGHTS_NPZ} (the conversion needs torch: pip install -e ".[parity]"). '
-          'Offline, use an extractor that ships with gan_jax, e.g. extractor="cifar10_cnn".')
+def weights_url() -> str:
+  """Where the weights are downloaded from: `$GAN_JAX_INCEPTION_URL` (a mirror, or a local
+  server in tests) or pytorch-fid's release. The file name keeps its sha256 prefix."""
+  return os.environ.get(URL_ENV) or FID_WEIGHTS_URL
+
+
+def _missing_message(where: str, url: str) -> str:
+  return (f'FID Inception weights not found ({where[:80]}). Put {url} in {cache_dir()}/, or use '
+          'an extractor that ships with gan_jax (extractor="cifar10_cnn").')
 
 
 def resolve_weights(path: str = '', download: bool = True) -> str:
   """The `.npz` to load: from `path` (`.npz`, or a `.pth` converted beside it), `$GAN_JAX_INCEPTION_
-  WEIGHTS`, or the cache directory, downloading pytorch-fid's release file there if allowed."""
-  path = path or os.environ.get(WEIGHTS_ENV, '')
+  WEIGHTS`, or the cache directory, downloading `weights_url()` there if allowed."""
+  path, url = path or os.environ.get(WEIGHTS_ENV, ''), weights_url()
   if path:
     if not os.path.exists(path):
-      raise InceptionWeightsError(_missing_message(f'no file {path}'))
+      raise InceptionWeightsError(_missing_message(f'no file {path}', url))
     if path.endswith('.pth'):
       npz = os.path.splitext(path)[0] + '.npz'
-      return npz if os.path.exists(npz) else convert_pth(path, npz)
+      return npz if os.path.exists(npz) else convert_pth(path, npz, FID_SHA256_PREFIX)
     return path
-  npz, pth = os.path.join(cache_dir(), FID_WEIGHTS_NPZ), os.path.join(cache_dir(), FID_WEIGHTS_PTH)
+  name = os.path.basename(urllib.parse.urlparse(url).path) or FID_WEIGHTS_PTH
+  pth_path = os.path.join(cache_dir(), name)
+  npz = os.path.join(cache_dir(), FID_WEIGHTS_NPZ if name == FID_WEIGHTS_PTH
+                     else os.path.splitext(name)[0] + '.npz')
   if os.path.exists(npz):
     return npz
-  if not os.path.exists(pth):
+  if not os.path.exists(pth_path):
     if not download:
-      raise InceptionWeightsError(_missing_message(f'no {npz} or {pth}'))
+      raise InceptionWeightsError(_missing_message(f'no {name} in the cache', url))
     os.makedirs(cache_dir(), exist_ok=True)
     try:
-      with urllib.request.urlopen(FID_WEIGHTS_URL, timeout=20) as r, open(pth + '.part', 'wb') as f:
-        f.write(r.read())
-      os.replace(pth + '.part', pth)
-    except OSError as e:
-      raise InceptionWeightsError(_missing_message(f'download failed: {e}')) from None
-  return convert_pth(pth, npz)
+      with urllib.request.urlopen(url, timeout=20) as r, open(pth_path + '.part', 'wb') as f:
+        shutil.copyfileobj(r, f)
+      os.replace(pth_path + '.part', pth_path)
+    except (OSError, ValueError, http.client.HTTPException) as e:
+      if os.path.exists(pth_path + '.part'):
+        os.remove(pth_path + '.part')
+      reason = getattr(e, 'reason', None) or getattr(e, 'strerror', None) or repr(e)
+      raise InceptionWeightsError(_missing_message(f'download failed: {reason}', url)) from None
+  return convert_pth(pth_path, npz, expected_sha256_prefix(name))
 
 
 def load_params(npz_path: str) -> dict[str, Any]:
