@@ -86,12 +86,11 @@ def train(config, workdir: str) -> int:
   from gan_jax.errors import UserError
   from gan_jax.train import train_and_evaluate
 
-  # Orbax reports every save at INFO; keep its warnings and errors only.
+  # Orbax reports every save at INFO, and jax every accelerator runtime it does not find (libtpu
+  # on every GPU and CPU machine): keep their warnings and errors only.
   logging.get_absl_handler().addFilter(
-      lambda r: r.levelno >= 30 or '/orbax/' not in r.pathname)
+      lambda r: r.levelno >= 30 or not ('/orbax/' in r.pathname or r.name.startswith('jax._src')))
   from gan_jax.parallel import accelerator_notice
-  logging.info('Process %d of %d; devices: %s', jax.process_index(), jax.process_count(),
-               jax.devices())
   if jax.process_index() == 0 and (notice := accelerator_notice()):
     print(f'warning: {notice}', file=sys.stderr)
   config.lock()  # From here on, nothing adds a field by mistake.

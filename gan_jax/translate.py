@@ -89,6 +89,8 @@ def load_generator(workdir: str, step: int | None = None, direction: str = '',
 def translate(workdir: str, input_path: str, output_dir: str, step: int | None = None,
               direction: str = '', seed: int | None = None, best: bool = False) -> list[str]:
   """Writes the generator's output for every image of `input_path`; returns the files written."""
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise DataError(f'--output {output_dir}: is a file; give a folder (it is created if missing)')
   files = input_files(input_path)
   generator, params, batch_stats, channels, step = load_generator(workdir, step, direction, seed,
                                                                   best)

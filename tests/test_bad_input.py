@@ -2,6 +2,7 @@
 already written stays as it was."""
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -151,6 +152,51 @@ def test_damaged_checkpoint_through_launch_ends_with_the_error_line(tmp_path):
   line = one_error_line(result.stderr)
   assert 'checkpoint 6' in line and '--config.resume_step=3' in line
   assert snapshot(tmp_path) == before
+
+
+# launch.py's flags for the run `resume_config()` describes.
+RESUME_FLAGS = ('--config', 'experiments/gan_grid.py:runlocal', '--config.batch_size=16',
+                '--config.n_critic=2', '--config.num_steps=6', '--config.checkpoint_every=3',
+                '--config.eval_every=3', '--config.ema_decay=0.5', '--config.log_every=1')
+
+
+def _launch(workdir, *flags) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, 'launch.py', *RESUME_FLAGS, '--workdir', str(workdir),
+                         *flags], cwd=ROOT, env=subprocess_env(1), capture_output=True, text=True,
+                        timeout=300)
+
+
+def test_a_step_folder_without_a_finished_checkpoint_is_ignored_with_a_warning(tmp_path):
+  """`mkdir checkpoints/999` in a workdir holding checkpoints 3 and 6: the run resumes from 6,
+  saying in one warning line that 999 is ignored, and leaves 999 as it was (orbax neither
+  restores it nor counts it among the checkpoints it keeps)."""
+  train_and_evaluate(resume_config(), str(tmp_path))
+  os.makedirs(tmp_path / 'checkpoints' / '999')
+  result = _launch(tmp_path, '--config.num_steps=9', '--config.keep_checkpoints=2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  warnings = [l for l in result.stderr.splitlines() if l.startswith('warning:')]
+  assert warnings == [f'warning: {tmp_path / "checkpoints" / "999"}: holds no finished checkpoint; '
+                      'ignored, and left as it is']
+  assert 'Traceback' not in result.stderr and 'error' not in result.stderr.lower()
+  rows = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert [r['step'] for r in rows] == list(range(1, 10))  # Resumed after 6, not from scratch.
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['6', '9', '999']  # Two kept, and 999.
+  assert os.listdir(tmp_path / 'checkpoints' / '999') == []
+
+
+def test_a_resume_into_another_network_is_the_error_line_alone(tmp_path):
+  """The whole output is the error line: no log lines, and none of the reports of orbax's reads
+  still in flight (hundreds of lines of "Event loop is closed" and TensorStore tracebacks)."""
+  train_and_evaluate(resume_config(), str(tmp_path))
+  before = snapshot(tmp_path)
+  for _ in range(3):  # The reports come from reads racing the error: three times, to see any.
+    result = _launch(tmp_path, '--config.generator.hidden=(32,32)')
+    assert result.returncode == 1
+    assert result.stdout == ''
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f'error: checkpoint 6 in {tmp_path / "checkpoints"} cannot be '
+                           'restored into this run (ValueError: ')
+    assert snapshot(tmp_path) == before
 
 
 def test_workdir_that_is_a_file(tmp_path, capsys):

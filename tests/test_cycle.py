@@ -8,10 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.sharding import Mesh
 from PIL import Image
 
 from experiments import cyclegan_mnist_mnistm
-from gan_jax import data
+from gan_jax import data, parallel
 from gan_jax.data import unpaired
 from gan_jax.errors import ConfigError
 from gan_jax.models.cyclegan import CycleGANGenerator
@@ -19,6 +20,7 @@ from gan_jax.models.layers import ConvTranspose
 from gan_jax.models.unet import PatchGANDiscriminator
 from gan_jax.train.families import cycle
 from gan_jax.train.state import initial_state, param_count
+from gan_jax.train.step import make_train_step
 
 
 def _count(module, shape):
@@ -172,6 +174,41 @@ def test_cycle_step_equals_the_reference():
     assert metrics['g_identity_loss'] > 0 and metrics['d_a_loss'] > 0
 
 
+def test_the_discriminators_judge_what_a_full_pool_returns():
+  """With pools already full (count = pool_size), each discriminator's loss is the reference's on
+  the images its pool returns, some of them earlier fakes, not on this step's own fakes; and the
+  pools keep what the reference's ImagePool keeps."""
+  config = small_config(pool_size=4)
+  nets = cycle.networks(config, RandomDomains())
+  rng = np.random.default_rng(0)
+  pools = {side: {'images': jnp.asarray(rng.uniform(-1, 1, (4, 12, 12, 3)), jnp.float32),
+                  'count': jnp.asarray(4, jnp.int32)} for side in ('a', 'b')}
+  state = initial_state(config, nets).replace(running={'pools': pools})
+  batch = RandomDomains().batch(0)
+  mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
+  new_state, metrics = jax.device_get(make_train_step(config, nets, mesh)(
+      parallel.replicate(jax.tree.map(jnp.copy, state), mesh), parallel.shard_batch(batch, mesh)))
+
+  run = jax.jit(lambda model, params, x: model.apply({'params': params}, x, train=True),
+                static_argnums=0)
+  real = {'a': batch['a'][0], 'b': batch['b'][0]}
+  fakes = {'b': run(nets.generators['g_ab'], state.g_params['g_ab'], real['a']),
+           'a': run(nets.generators['g_ba'], state.g_params['g_ba'], real['b'])}
+  step_key = jax.random.fold_in(state.key, state.step)
+  for i, side in enumerate(('a', 'b')):
+    stored, count, judged = reference_pool(pools[side]['images'], 4, fakes[side],
+                                           jax.random.fold_in(step_key, i))
+    np.testing.assert_allclose(new_state.running['pools'][side]['images'], stored, atol=1e-5)
+    assert count == int(new_state.running['pools'][side]['count']) == 4
+    d = lambda x: run(nets.discriminators[f'd_{side}'], state.d_params[f'd_{side}'], x)
+    loss = lambda fake: 0.5 * jnp.mean((d(real[side]) - 1) ** 2) + 0.5 * jnp.mean(d(fake) ** 2)
+    np.testing.assert_allclose(metrics[f'd_{side}_fake'], jnp.mean(d(judged)), rtol=1e-4)
+    np.testing.assert_allclose(metrics[f'd_{side}_loss'], loss(judged), rtol=1e-4)
+    # Some judged images are earlier fakes from the pool: the step's own fakes score otherwise.
+    assert abs(float(loss(fakes[side])) - float(metrics[f'd_{side}_loss'])) > 1e-3 * float(
+        metrics[f'd_{side}_loss'])
+
+
 def run_steps(config, devices):
   from test_paired import run_steps
   return run_steps(config, devices, steps=3, family=cycle, dataset=RandomDomains())
@@ -212,9 +249,17 @@ def test_cycle_eight_devices_match_one_pools_included(tmp_path):
   one, metrics1 = run_steps(config, 1)
   eight, metrics8 = run_steps(config, 8)
   assert metrics1['g_semantic_loss'] > 0
-  for name in ('d_opt_state', 'g_opt_state', 'running'):
+  for name in ('d_opt_state', 'running'):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4, err_msg=name),
                  getattr(one, name), getattr(eight, name))
+  # The generators' Adam moments take up float reordering, through the dead biases (below) and
+  # the semantic loss, for three steps. Each leaf is compared at its own scale: on a 2-core AMD
+  # EPYC (AVX2) they differ by at most 1.5e-3 of their largest element (g_ab's kernels), while
+  # every metric agrees to 1e-5; the dead biases' moments stay below 1e-5. A pool or gather gone
+  # wrong differs at the scale of the leaf.
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(
+      a, b, rtol=0, atol=5e-3 * np.max(np.abs(a)) + 1e-5, err_msg="g_opt_state"),
+               one.g_opt_state, eight.g_opt_state)
   for key in metrics1:
     np.testing.assert_allclose(metrics1[key], metrics8[key], rtol=2e-4, atol=1e-5, err_msg=key)
   # Biases of convolutions followed by instance norm (the reference has them) get a gradient of
@@ -234,7 +279,8 @@ def test_cycle_eight_devices_match_one_pools_included(tmp_path):
   a = RandomDomains().batch(0)['a'][0]
   for name, generator in nets.generators.items():
     outputs = [generator.apply({'params': run.g_params[name]}, a, train=False) for run in (one, eight)]
-    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-4, atol=1e-5)
+    # Images in [-1, 1]: on the AMD EPYC above they differ by at most 7.7e-5.
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=0, atol=3e-4)
   pools = one.running['pools']
   assert int(pools['a']['count']) == 6 and float(np.min(np.abs(pools['b']['images']).sum(
       axis=(1, 2, 3)))) > 0  # Full of fakes, the same on 1 and 8 devices.

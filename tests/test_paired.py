@@ -397,6 +397,15 @@ def test_translate_bad_input_is_one_error_line(tmp_path, capsys):
     assert translate.main(['--workdir', workdir, '--input', input_path, '--output',
                            str(tmp_path / 'out')]) == 2
     assert message in one_error_line(capsys.readouterr().err)
+  (tmp_path / 'out.png').write_bytes(b'a file the user keeps')
+  before = (tmp_path / 'out.png').read_bytes()
+  assert translate.main(['--workdir', str(tmp_path / 'noise'), '--input', str(tmp_path / 'in'),
+                         '--output', str(tmp_path / 'out.png')]) == 2
+  captured = capsys.readouterr()
+  assert captured.out == '' and captured.err == (
+      f'error: --output {tmp_path / "out.png"}: is a file; give a folder (it is created if '
+      'missing)\n')
+  assert (tmp_path / 'out.png').read_bytes() == before
   with pytest.raises(DataError, match='broken.png: cannot be decoded as an image'):
     from gan_jax.data.images import decode_image_file
     decode_image_file(str(tmp_path / 'in' / 'broken.png'))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 import weakref
 
 import jax
@@ -27,24 +28,84 @@ def _to_saved(state: GANState) -> GANState:
   return state.replace(key=jax.random.key_data(state.key))
 
 
-def _drop_closed_loop_reports() -> None:
+def _from_orbax(report) -> bool:
+  """Whether an unraisable-exception report comes from orbax's reads: a coroutine of orbax's
+  collected unfinished, or a read that failed in it."""
+  code = getattr(report.object, 'cr_code', None)
+  if code is not None and '/orbax/' in code.co_filename:
+    return True
+  tb = report.exc_traceback
+  while tb is not None:
+    if '/orbax/' in tb.tb_frame.f_code.co_filename:
+      return True
+    tb = tb.tb_next
+  return False
+
+
+def _drop_failed_read_reports() -> None:
   """After a failed restore, reads still in flight complete into orbax's event loop, already
-  closed, and Python reports "RuntimeError: Event loop is closed" for each, after gan_jax's own
-  error line. They say nothing about the checkpoint: drop those reports, and only those."""
+  closed, and Python reports each ("Event loop is closed", TensorStore read errors of coroutines
+  never awaited) after gan_jax's own error line, hundreds of lines. They say nothing about the
+  checkpoint: drop those reports, and only those."""
   previous = sys.unraisablehook
-  if getattr(previous, 'drops_closed_loop', False):
+  if getattr(previous, 'drops_failed_reads', False):
     return
 
   def hook(report):
-    if not (isinstance(report.exc_value, RuntimeError) and
-            str(report.exc_value) == 'Event loop is closed'):
+    closed = (isinstance(report.exc_value, RuntimeError) and
+              str(report.exc_value) == 'Event loop is closed')
+    if not (closed or _from_orbax(report)):
       previous(report)
-  hook.drops_closed_loop = True
+  hook.drops_failed_reads = True
   sys.unraisablehook = hook
+  # The same reads, collected at exit: "coroutine '_read_array_index_and_device_put' was never
+  # awaited". Only a run whose restore failed gets here, and it ends with its error line.
+  warnings.filterwarnings('ignore', message=r"coroutine '.*' was never awaited",
+                          category=RuntimeWarning)
+
+
+# Orbax writes this file into a step's folder when the checkpoint is finished (0.12.8 and later).
+FINISHED_MARKER = '_CHECKPOINT_METADATA'
+
+
+def _finished(step_path) -> bool:
+  return os.path.exists(os.path.join(os.fspath(step_path), FINISHED_MARKER))
+
+
+class _FinishedStepsOnly:
+  """Orbax's standard step names, except that a step folder holding no finished checkpoint (an
+  empty folder, an interrupted copy) is not a checkpoint: orbax then neither restores it as the
+  latest nor counts it among the `keep` it keeps, and never deletes it."""
+
+  def __init__(self):
+    self._standard = ocp.step.standard_name_format()
+
+  def __getattr__(self, name: str):
+    return getattr(self._standard, name)
+
+  def find_all(self, base_path):
+    return (m for m in self._standard.find_all(base_path) if _finished(m.path))
+
+  def find_step(self, base_path, step: int):
+    metadata = self._standard.find_step(base_path, step)
+    if not _finished(metadata.path):
+      raise ValueError(f'{metadata.path}: no finished checkpoint')
+    return metadata
+
+
+def unfinished_steps(directory: str) -> list[str]:
+  """Step folders of `directory` that hold no finished checkpoint."""
+  if not os.path.isdir(directory):
+    return []
+  return sorted((n for n in os.listdir(directory)
+                 if n.isdigit() and not _finished(os.path.join(directory, n))), key=int)
 
 
 class Checkpointer:
-  """Saves and restores `GANState` in `directory` with an orbax `CheckpointManager`."""
+  """Saves and restores `GANState` in `directory` with an orbax `CheckpointManager`.
+
+  A step folder holding no finished checkpoint is left alone, with a `warning:` line naming it.
+  """
 
   # Several processes: orbax's managers finish a save through cross-process barriers named alike
   # in every manager, so two saves in flight at once (the latest and the best checkpoint, at an
@@ -54,9 +115,13 @@ class Checkpointer:
 
   def __init__(self, directory: str, keep: int):
     self.directory = os.path.abspath(directory)
+    for stray in unfinished_steps(self.directory) if jax.process_index() == 0 else ():
+      print(f'warning: {os.path.join(self.directory, stray)}: holds no finished checkpoint; '
+            'ignored, and left as it is', file=sys.stderr)
     self._manager = ocp.CheckpointManager(
         self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                             step_name_format=_FinishedStepsOnly()))
     Checkpointer._open.add(self)
 
   def latest_step(self) -> int | None:
@@ -75,7 +140,7 @@ class Checkpointer:
     try:
       return self._restore(state, step)
     except Exception as e:  # orbax raises many kinds; all mean the same to the user.
-      _drop_closed_loop_reports()
+      _drop_failed_read_reports()
       reason = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'[:70]
     older = sorted((s for s in self.all_steps() if s < step), reverse=True)
     intact = next((s for s in older if self._restorable(state, s)), None)

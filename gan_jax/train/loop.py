@@ -319,6 +319,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
   logging.info('Generator: %d parameters; discriminator: %d; %d devices; %d seeds.',
                param_count(state.g_params) // len(run_seeds),
                param_count(state.d_params) // len(run_seeds), jax.device_count(), len(run_seeds))
+  logging.info('Process %d of %d; devices: %s', jax.process_index(), jax.process_count(),
+               jax.devices())
 
   best = BestCheckpoint(workdir, config.eval.best_metric) if config.eval.best_metric else None
   train_step = make_train_step(config, nets, mesh)
