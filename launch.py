@@ -7,7 +7,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 # New attributes are accepted so that `--config.evals.NAME=...` can add an evaluator; every field,
-# new or not, is then checked against the schema by `validate` (a misspelt one is an error line).
+# new or not, is then checked by `gan_jax.train.checks.check` (a misspelt one is an error line).
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file, with `:arg`.',
                                           lock_config=False, accept_new_attributes=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Where checkpoints, logs and figures go.')

@@ -36,7 +36,7 @@ def main() -> None:
   from gan_jax.train.checkpoint import Checkpointer, _to_saved
   from gan_jax.train.state import initial_state, param_count
 
-  from gan_jax.config import validate
+  from gan_jax.train.checks import check
   from gan_jax.errors import UserError
   path, _, arg = args.config.partition(':')
   if not os.path.isfile(path):
@@ -47,7 +47,7 @@ def main() -> None:
     config = module.get_config(arg or None)
     if args.data_dir:
       config.dataset.data_dir = args.data_dir
-    validate(config)
+    config = check(config)
   except (UserError, ValueError) as e:
     sys.exit(f'error: {e}')
   nets = families.get(config.family).networks(config, data.build(config))

@@ -84,11 +84,11 @@ def jax_worker(size: int, xla_default: bool = False) -> None:
   from gan_jax import models, parallel
   if xla_default:  # The row that measures what gan_jax's CPU compiler options are worth.
     parallel.compiler_options = lambda mesh: None
-  from gan_jax.config import base_config
+  from gan_jax.train.families import base_config
   from gan_jax.train.state import create_state
   from gan_jax.train.step import make_train_step
 
-  c = base_config()
+  c = base_config('noise')
   c.batch_size, c.latent_dim, c.loss, c.n_critic = 64, 100, 'non_saturating', 1
   c.generator.update(name='dcgan', ch=64)
   c.discriminator.update(name='dcgan', ch=64)

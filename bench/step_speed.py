@@ -25,7 +25,8 @@ from absl import app, flags  # noqa: E402
 
 import launch  # noqa: E402  (its --config flag and the parsing that makes errors one line)
 from gan_jax import parallel  # noqa: E402
-from gan_jax.config import ConfigError, check_devices, validate  # noqa: E402
+from gan_jax.config import ConfigError, check_devices  # noqa: E402
+from gan_jax.train.checks import check  # noqa: E402
 from gan_jax.train import families  # noqa: E402
 from gan_jax.train.state import create_state  # noqa: E402
 from gan_jax.train.step import make_train_step  # noqa: E402
@@ -103,7 +104,7 @@ def main(argv) -> None:
   if _XLA_DEFAULT.value:
     parallel.compiler_options = lambda mesh: None
   try:  # Bad input: one line naming the field, before anything is compiled.
-    validate(config)
+    config = check(config)
     check_devices(config, jax.device_count())
     data_shape(config)
   except ConfigError as e:

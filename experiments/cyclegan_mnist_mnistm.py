@@ -34,7 +34,7 @@ scores A -> B is not used in training.
 """
 
 from experiments.common import parse_arg, shrink_for_runlocal
-from gan_jax.config import base_config
+from gan_jax.train.families import base_config
 
 VARIANTS = dict(runlocal=False, folder='', seed=0, semantic=False)
 # The A half of this slice: MNIST training digits 30,000-31,999, which domain A (the first half
@@ -46,8 +46,7 @@ def cyclegan_config(seed: int):
   """The paper's recipe: ResNet-block generators and PatchGANs with instance norm, LSGAN,
   cycle 10, identity 0.5 x 10, pools of 50, Adam 2e-4 / beta1 0.5, linear decay over the second
   half; no generator average."""
-  c = base_config()
-  c.family = 'cycle'
+  c = base_config('cycle')
   c.seed = seed
   c.batch_size = 16
   c.loss = 'least_squares'

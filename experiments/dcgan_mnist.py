@@ -10,14 +10,14 @@ Miyato & Koyama 2018; the generator takes the label as `conditional`'s does), `s
 """
 
 from experiments.common import parse_arg, set_evals, shrink_for_runlocal
-from gan_jax.config import base_config
+from gan_jax.train.families import base_config
 
 VARIANTS = dict(runlocal=False, conditional=False, acgan=False, projection=False, seed=0)
 
 
 def get_config(arg: str | None = None):
   arg = parse_arg(arg, **VARIANTS)
-  c = base_config()
+  c = base_config('noise')
   c.seed = arg.seed
   c.dataset.name = 'mnist'
   c.batch_size = 128

@@ -9,12 +9,12 @@ Variants: `runlocal` (seconds), `pack=N` (PacDCGAN), `seed=N`.
 """
 
 from experiments.common import parse_arg, shrink_for_runlocal
-from gan_jax.config import base_config
+from gan_jax.train.families import base_config
 
 
 def get_config(arg: str | None = None):
   arg = parse_arg(arg, runlocal=False, pack=1, seed=0)
-  c = base_config()
+  c = base_config('noise')
   c.seed = arg.seed
   c.dataset.name = 'stacked_mnist'
   c.dataset.num_train = 128_000

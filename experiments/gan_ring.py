@@ -8,7 +8,7 @@ that learns in half a minute; see `demo_recipe`).
 """
 
 from experiments.common import parse_arg
-from gan_jax.config import base_config
+from gan_jax.train.families import base_config
 
 
 VARIANTS = dict(pack=1, seed=0, runlocal=False, demo=False)
@@ -17,7 +17,7 @@ VARIANTS = dict(pack=1, seed=0, runlocal=False, demo=False)
 def toy_config(dataset: str, arg: str | None):
   """The PacGAN Table 1 setup on a toy dataset; shared by gan_ring.py and gan_grid.py."""
   arg = parse_arg(arg, **VARIANTS)
-  c = base_config()
+  c = base_config('noise')
   c.seed = arg.seed
   c.dataset.name = dataset
   c.dataset.num_train = 100_000

@@ -15,7 +15,7 @@ Variants: `runlocal` (seconds), `l1only` (the paper's L1-only ablation: no adver
 """
 
 from experiments.common import parse_arg, shrink_for_runlocal
-from gan_jax.config import base_config
+from gan_jax.train.families import base_config
 
 VARIANTS = dict(runlocal=False, l1only=False, folder='', seed=0)
 
@@ -36,8 +36,7 @@ def paired_evals(c, extractor: str, num_samples: int, crop: int = 0) -> None:
 def pix2pix_config(seed: int, l1only: bool):
   """The paper's recipe: U-Net and PatchGAN (BatchNorm), vanilla GAN loss plus 100 x L1 (or L1
   alone), Adam 2e-4, beta1 0.5; no generator average. Batch 64."""
-  c = base_config()
-  c.family = 'paired'
+  c = base_config('paired')
   c.seed = seed
   c.batch_size = 64
   c.loss = 'non_saturating'

@@ -9,7 +9,7 @@ Variants: `runlocal` (seconds), `seed=N`.
 """
 
 from experiments.common import parse_arg, set_evals, shrink_for_runlocal
-from gan_jax.config import base_config
+from gan_jax.train.families import base_config
 
 VARIANTS = dict(runlocal=False, seed=0)
 
@@ -17,7 +17,7 @@ VARIANTS = dict(runlocal=False, seed=0)
 def sngan_cifar_config(arg: str | None, conditional: bool):
   """The SNGAN CIFAR-10 setup; with `conditional`, the projection cGAN (used by cgan_cifar.py)."""
   arg = parse_arg(arg, **VARIANTS)
-  c = base_config()
+  c = base_config('noise')
   c.seed = arg.seed
   c.dataset.name = 'cifar10'
   c.batch_size = 64

@@ -22,15 +22,14 @@ resolution images in /path/A, high-resolution in /path/B), `seed=N`.
 
 from experiments.common import parse_arg, shrink_for_runlocal
 from experiments.pix2pix_edges2mnist import paired_evals
-from gan_jax.config import base_config
+from gan_jax.train.families import base_config
 
 VARIANTS = dict(runlocal=False, srresnet=False, scale=4, init='', folder='', seed=0)
 
 
 def get_config(arg: str | None = None):
   arg = parse_arg(arg, **VARIANTS)
-  c = base_config()
-  c.family = 'paired'
+  c = base_config('paired')
   c.seed = arg.seed
   c.dataset.name = 'cifar10'
   c.dataset.source = 'lowres'

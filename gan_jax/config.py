@@ -1,4 +1,5 @@
-"""The config schema every experiment starts from, and its validation."""
+"""The fields every experiment has, and the checks every family shares. Nothing here imports
+`gan_jax.train`: the one check of a run, `gan_jax.train.checks.check`, calls this one first."""
 
 from __future__ import annotations
 
@@ -10,20 +11,22 @@ from typing import Any
 import ml_collections
 
 from gan_jax import data, losses, models
-from gan_jax.parallel import bf16_missing
 from gan_jax.errors import ConfigError
 from gan_jax.metrics import evaluators, modes
+from gan_jax.parallel import bf16_missing
 
 
 def base_config() -> ml_collections.ConfigDict:
-  """Every top-level field, with its default. Experiments change values; they never add fields.
+  """The fields every family has, with their defaults; `gan_jax.train.families.base_config(name)`
+  adds a family's own. Experiments change values; they never add fields.
 
   Model fields (`generator.*`, `discriminator.*`) are the fields of the Flax module named by
-  `name`, checked against that module by `validate`.
+  `name`, checked against that module by `check`.
   """
   c = ml_collections.ConfigDict()
   c.family = 'noise'                 # noise (noise -> image), paired (pix2pix, SRGAN) or cycle
-                                     # (CycleGAN); gan_jax/train/families
+                                     # (CycleGAN); each family adds its own fields and defaults
+                                     # (its FIELDS in gan_jax/train/families/)
   c.seed = 0
   c.num_seeds = 1                    # N > 1: the runs of seeds seed .. seed+N-1 as one vmapped
                                      # program; metrics per seed, with their mean and s.e.
@@ -33,27 +36,6 @@ def base_config() -> ml_collections.ConfigDict:
   c.pack = 1                         # PacGAN: samples the discriminator judges jointly
   c.latent_dim = 128
   c.loss = 'non_saturating'
-  c.gp_weight = 0.0                  # WGAN-GP gradient penalty
-  c.r1_weight = 0.0                  # R1 penalty on real data
-  c.aux_weight = 1.0                 # AC-GAN: weight of the class-prediction loss
-  # Paired training (pix2pix, SRGAN): the generator's loss is adversarial_weight x adversarial
-  # + content_weight x content loss (l1, mse, or features: MSE of a fixed classifier's last
-  # convolution block, from content_network: a weights file; '' = the dataset's shipped one).
-  c.adversarial_weight = 1.0
-  c.content_loss = 'l1'
-  c.content_weight = 100.0
-  c.content_network = ''
-  c.discriminator_sees_source = True  # pix2pix's conditional D; SRGAN's D sees images alone
-  # Cycle training (CycleGAN): cycle_weight x the cycle losses, identity_weight x cycle_weight x
-  # the identity losses; each discriminator judges fakes drawn from a pool of pool_size earlier ones.
-  c.cycle_weight = 10.0
-  c.identity_weight = 0.5
-  c.pool_size = 50
-  # + semantic_weight x CyCADA's semantic consistency loss (Hoffman et al. 2018): a fixed
-  # classifier of domain A (semantic_network: a weights file; '' = the shipped one of A, mnist
-  # for mnist_mnistm) must give each A -> B translation the class it gives its source.
-  c.semantic_weight = 0.0
-  c.semantic_network = ''
   c.init_generator_from = ''         # a workdir whose latest generator starts this run (SRGAN)
   c.ema_decay = 0.999                # 0 makes the EMA generator the generator itself
   c.sync_batch_norm = False          # batch statistics over the global batch, not per device
@@ -192,20 +174,16 @@ def logged_metrics(config: ml_collections.ConfigDict) -> set[str]:
   return known
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-  """Checks names, types and sizes; raises `ConfigError` naming the first bad field.
+def check(config: ml_collections.ConfigDict, schema: ml_collections.ConfigDict) -> None:
+  """The checks every family shares: each field of `config` one of `schema` (`base_config()` and
+  the family's own fields) and of its type, finite, within range; model names and their fields,
+  the loss, the precision and the optimizer. Raises `ConfigError` naming the first bad field.
 
-  Runs before anything is built or compiled, so a typo costs seconds, not a compile.
+  `gan_jax.train.checks.check` runs it, then the family's, the data's and the evaluators'
+  checks, before anything is built or compiled, so a typo costs seconds, not a compile.
   """
-  from gan_jax.train import families  # Here: the trainer imports this module.
-  _check_fields('', config, base_config())
+  _check_fields('', config, schema)
   _check_finite('', config)
-  families.get(config.family).check(config)
-  known = logged_metrics(config)
-  best = config.eval.best_metric
-  if best and best.removeprefix('eval/') not in known:
-    raise ConfigError(f'config.eval.best_metric: {best!r} is not logged by this config; '
-                      f'its metrics: {sorted(known)}')
   if config.precision not in models.PRECISIONS:
     raise ConfigError(f'config.precision: {config.precision!r}; use one of {list(models.PRECISIONS)}')
   if config.loss not in losses.LOSSES:
@@ -215,26 +193,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not 0.0 <= config.optim.decay_from < 1.0:
     raise ConfigError(f'config.optim.decay_from: must be in [0, 1) (the fraction of training at a '
                       f'constant rate), got {config.optim.decay_from}')
-  name = config.dataset.name
-  made_here = data.TOY_DATASETS + (data.STACKED_MNIST, data.MNIST_MNISTM)
-  if config.dataset.read not in data.READ_MODES:
-    raise ConfigError(f'config.dataset.read: {config.dataset.read!r}; use one of {data.READ_MODES}')
-  if config.dataset.read == 'stream' and (name in made_here or name.startswith('folder:')
-                                          or data.is_translation(config)):
-    raise ConfigError(f"config.dataset.read: 'stream' reads tfds image datasets from their "
-                      f"ArrayRecord files; {name!r} is read into memory (use 'auto' or 'memory')")
-  if config.dataset.source and config.dataset.source not in data.SOURCES:
-    raise ConfigError(f'config.dataset.source: unknown {config.dataset.source!r}; known: '
-                      f'{data.SOURCES} (or empty: no pairs)')
-  if name not in made_here and not name.startswith(('folder:', data.PAIRED_FOLDER,
-                                                    data.UNPAIRED_FOLDER)):
-    import tensorflow_datasets as tfds
-    try:
-      tfds.builder_cls(name.split(':')[0].split('/')[0])
-    except tfds.core.registered.DatasetNotFoundError:
-      raise ConfigError(f'config.dataset.name: unknown dataset {name!r}: neither '
-                        f'{", ".join(made_here)}, folder:/path, paired_folder:/path, '
-                        'unpaired_folder:/path, nor a tfds dataset') from None
   _check_model('generator', config.generator, models.GENERATORS)
   _check_model('discriminator', config.discriminator, models.DISCRIMINATORS)
   if config.resume_step < 0:
@@ -243,17 +201,22 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _positive(config, 'num_steps', 'num_seeds', 'batch_size', 'n_critic', 'pack', 'latent_dim', 'log_every',
             'eval_every', 'checkpoint_every', 'keep_checkpoints', 'eval.num_samples',
             'dataset.num_train', 'dataset.scale', 'optim.g_lr', 'optim.d_lr')
-  for path, value in (('gp_weight', config.gp_weight), ('r1_weight', config.r1_weight),
-                      ('aux_weight', config.aux_weight), ('content_weight', config.content_weight),
-                      ('adversarial_weight', config.adversarial_weight),
-                      ('dataset.image_size', config.dataset.image_size)):
-    if value < 0:
-      raise ConfigError(f'config.{path}: must be >= 0, got {value}')
+  non_negative(config, 'dataset.image_size')
   if not 0.0 <= config.ema_decay < 1.0:
     raise ConfigError(f'config.ema_decay: must be in [0, 1), got {config.ema_decay}')
   for path in ('g_b1', 'g_b2', 'd_b1', 'd_b2'):
     if not 0.0 <= config.optim[path] < 1.0:
       raise ConfigError(f'config.optim.{path}: must be in [0, 1), got {config.optim[path]}')
+
+
+def non_negative(config: ml_collections.ConfigDict, *paths: str) -> None:
+  """Raises `ConfigError` naming the first of `paths` (dotted) whose value is negative."""
+  for path in paths:
+    value = config
+    for part in path.split('.'):
+      value = value[part]
+    if value < 0:
+      raise ConfigError(f'config.{path}: must be >= 0, got {value}')
 
 
 def check_precision(config: ml_collections.ConfigDict, devices) -> None:

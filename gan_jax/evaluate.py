@@ -19,12 +19,12 @@ import jax
 import ml_collections
 
 from gan_jax import data, models, parallel
-from gan_jax.config import validate
 from gan_jax.errors import CheckpointError, DataError, EvaluateError, MetricInputError, UserError
 from gan_jax.metrics import evaluators
 from gan_jax.metrics.extractors import EXTRACTORS
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train import families, seeds
+from gan_jax.train.checks import check
 from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler, described
 from gan_jax.train.state import GANState, initial_state, seed_state
 
@@ -36,8 +36,7 @@ def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
     raise EvaluateError(f'{path}: not found; --workdir must be a gan_jax training workdir')
   try:
     with open(path) as f:
-      config = ml_collections.ConfigDict(json.load(f))
-    validate(config)
+      config = check(ml_collections.ConfigDict(json.load(f)))
   except (ValueError, TypeError, KeyError, AttributeError) as e:  # JSONDecodeError is a ValueError.
     reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
     raise EvaluateError(f'{path}: damaged or not a gan_jax config ({reason}); restore it from a '
@@ -103,7 +102,7 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
       m: dict(metric=m, every=1, num_samples=num_samples, extractor=extractor or default_extractor,
               real_split=real_split, direction=direction) for m in metrics})
   config.eval.best_metric = ''  # Training's choice; nothing is kept here.
-  validate(config)  # Metric names, extractor, sample counts.
+  config = check(config)  # Metric names, extractor, sample counts.
 
   dataset = data.build(config)
   nets = families.get(config.family).networks(config, dataset)

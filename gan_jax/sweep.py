@@ -88,7 +88,7 @@ def apply_values(config: ml_collections.ConfigDict, values: dict[str, Any]
     if leaf not in node:
       close = difflib.get_close_matches(leaf, list(node.keys()), n=3)
       hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else (
-          'the fields are those of gan_jax/config.py:base_config')
+          'the fields are those of gan_jax/config.py:base_config and the family'"'"'s FIELDS')
       raise SweepError(f"sweep param '{key}': not a config field; {hint}")
     try:
       node[leaf] = value
@@ -127,7 +127,8 @@ def _probe_values(key: str, space: Any) -> list[Any]:
 def check_sweep(spec: Any, config: ml_collections.ConfigDict) -> Sweep:
   """Checks a `get_sweep` result against the locked config it sweeps: every key a field, every
   value one the config accepts, the metric one it logs. Raises `SweepError` before any trial."""
-  from gan_jax.config import logged_metrics, validate
+  from gan_jax.config import logged_metrics
+  from gan_jax.train.checks import check
   if not isinstance(spec, dict):
     raise SweepError(f'get_sweep: expected a dict of {SPEC_FIELDS}, got {type(spec).__name__}')
   unknown = sorted(set(spec) - set(SPEC_FIELDS))
@@ -140,7 +141,7 @@ def check_sweep(spec: Any, config: ml_collections.ConfigDict) -> Sweep:
   for key, space in params.items():
     for value in _probe_values(key, space):
       try:
-        validate(apply_values(config, {key: value}))
+        check(apply_values(config, {key: value}))
       except ConfigError as e:
         raise SweepError(f"sweep param '{key}' = {value!r}: {e}") from None
   metric = spec.get('metric')

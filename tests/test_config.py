@@ -8,7 +8,8 @@ import pytest
 from conftest import ROOT, subprocess_env
 from experiments import gan_grid, gan_ring
 from experiments.common import parse_arg
-from gan_jax.config import ConfigError, check_devices, validate
+from gan_jax.config import ConfigError, check_devices
+from gan_jax.train.checks import check
 
 
 def test_parse_arg():
@@ -23,7 +24,7 @@ def test_parse_arg():
 @pytest.mark.parametrize('module', [gan_ring, gan_grid])
 @pytest.mark.parametrize('arg', [None, 'runlocal', 'demo', 'pack=4,seed=3'])
 def test_toy_experiments_validate(module, arg):
-  validate(module.get_config(arg))
+  check(module.get_config(arg))
 
 
 @pytest.mark.parametrize('name,args', [
@@ -42,7 +43,7 @@ def test_image_experiments_validate(name, args):
   module = importlib.import_module(f'experiments.{name}')
   for arg in args:
     config = module.get_config(arg)
-    validate(config)
+    check(config)
     assert module.__doc__ and 'runlocal' in module.__doc__
     if arg and 'runlocal' in arg:
       assert config.num_steps <= 4 and config.batch_size <= 8
@@ -89,22 +90,22 @@ def test_validate_names_the_field(path, value, message):
   with node.ignore_type():
     node[leaf] = value
   with pytest.raises(ConfigError, match=message.replace('(', r'\(')):
-    validate(config)
+    check(config)
 
 
 def test_unknown_fields():
   config = gan_grid.get_config('runlocal')
   config.lerning_rate = 0.1
   with pytest.raises(ConfigError, match='config.lerning_rate: unknown field'):
-    validate(config)
+    check(config)
   config = gan_grid.get_config('runlocal')
   config.generator.widths = (3,)
   with pytest.raises(ConfigError, match='config.generator.widths: not a field of MLPGenerator'):
-    validate(config)
+    check(config)
   config = gan_grid.get_config('runlocal')
   config.generator.out_shape = (3,)  # Comes from the dataset, not the config.
   with pytest.raises(ConfigError, match='config.generator.out_shape'):
-    validate(config)
+    check(config)
 
 
 def test_batch_must_divide_over_devices():

@@ -371,7 +371,7 @@ def test_cycle_gan_tfds_datasets_by_name_on_mock_data(monkeypatch, tmp_path):
 
 
 def test_cycle_config_mistakes_fail_validation():
-  from gan_jax.config import validate
+  from gan_jax.train.checks import check
   for overrides, message in (
       ({'family': 'paired'}, 'train it with family=cycle'),
       ({'family': 'noise'}, 'use family=cycle'),
@@ -385,7 +385,7 @@ def test_cycle_config_mistakes_fail_validation():
       group, _, field = key.rpartition('.')
       (config[group] if group else config)[field] = value
     with pytest.raises(ConfigError, match=message.replace('[', r'\[').replace(')', r'\)')):
-      validate(config)
+      check(config)
   # The semantic loss needs a classifier of domain A: gan_jax ships MNIST's for mnist_mnistm.
   config = cyclegan_mnist_mnistm.get_config('runlocal,semantic')
   assert config.semantic_weight == 1.0

@@ -12,7 +12,7 @@ import pytest
 
 from experiments import dcgan_mnist
 from gan_jax import parallel
-from gan_jax.config import validate
+from gan_jax.train.checks import check
 from gan_jax.data.images import load_tfds
 from gan_jax.metrics import classifier, evaluators, extractors, scores
 from gan_jax.train.families import noise
@@ -35,7 +35,7 @@ def wiring(tfds_dir, tmp_path_factory):
   c.eval.cache_dir = str(tmp_path_factory.mktemp('stats'))
   c.eval.best_metric = ''
   c.evals = {m: dict(metric=m, extractor='mnist_cnn', real_split=REAL_SPLIT) for m in METRICS}
-  validate(c)
+  check(c)
   mesh = parallel.make_mesh()
   quality = evaluators.Evaluators(c, 10, mesh)
   fake, fake_labels = _images(tfds_dir, 'test[:200]')

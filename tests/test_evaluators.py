@@ -9,7 +9,8 @@ import pytest
 
 from experiments import dcgan_mnist
 from gan_jax import parallel
-from gan_jax.config import ConfigError, validate
+from gan_jax.config import ConfigError
+from gan_jax.train.checks import check
 from gan_jax.metrics import classifier, evaluators, extractors, inception
 from gan_jax.metrics.scores import MetricInputError
 
@@ -21,7 +22,7 @@ def _config(tfds_dir, **evals):
   c.dataset.data_dir = tfds_dir
   c.evals = evals
   c.eval.best_metric = ''
-  validate(c)
+  check(c)
   return c
 
 
@@ -109,7 +110,7 @@ def test_bad_evals_entries_fail_validation_naming_the_field(tfds_dir):
   c = _config(tfds_dir, a=dict(metric='fd', extractor='mnist_cnn'))
   c.eval.best_metric = 'fid'
   with pytest.raises(ConfigError, match=r"best_metric: 'fid' is not logged.*fd_mnist_cnn"):
-    validate(c)
+    check(c)
   c = _config(tfds_dir, a=dict(metric='intra_fd', extractor='mnist_cnn'))
   with pytest.raises(evaluators.EvalConfigError, match='needs a class-conditional generator'):
     evaluators.check(c, True, False, 10)

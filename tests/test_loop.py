@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gan_jax import data
-from gan_jax.config import validate
+from gan_jax.train.checks import check
 from gan_jax.metrics import evaluators, modes
 from gan_jax.train import loop, train_and_evaluate
 from gan_jax.train.loop import BestCheckpoint
@@ -95,7 +95,7 @@ def test_best_metric_must_be_logged_by_the_config():
   config = resume_config()
   config.eval.best_metric = 'fid'
   with pytest.raises(Exception, match="config.eval.best_metric: 'fid' is not logged"):
-    validate(config)
+    check(config)
 
 
 def test_a_short_run_learns_the_ring(tmp_path):

@@ -15,7 +15,7 @@ from PIL import Image
 
 from experiments import pix2pix_edges2mnist
 from gan_jax import data, parallel
-from gan_jax.config import validate
+from gan_jax.train.checks import check
 from gan_jax.data import paired
 from gan_jax.errors import ConfigError, DataError
 from gan_jax.metrics import scores
@@ -309,18 +309,18 @@ def test_paired_config_mistakes_fail_validation():
   c = small_config()
   c.dataset.source = 'sketch'
   with pytest.raises(ConfigError, match="config.dataset.source: unknown 'sketch'"):
-    validate(c)
+    check(c)
   c = small_config()
   c.dataset.source = ''
   with pytest.raises(ConfigError, match='paired training needs \\(source, target\\) pairs'):
-    validate(c)
+    check(c)
   c = small_config(n_critic=2)
   with pytest.raises(ConfigError, match='config.n_critic: paired training'):
-    validate(c)
+    check(c)
   c = pix2pix_edges2mnist.get_config('runlocal')
   c.family = 'noise'
   with pytest.raises(ConfigError, match='config.family: noise-to-image training takes images'):
-    validate(c)
+    check(c)
 
 
 def test_srresnet_and_srgan_discriminator_have_the_papers_sizes():
@@ -447,7 +447,7 @@ def test_div2k_by_name_on_mock_data(monkeypatch, tmp_path):
   config = srgan_cifar.get_config('runlocal')
   config.dataset.update(name='div2k/bicubic_x4', image_size=32, split='train',
                         data_dir=str(tmp_path))
-  validate(config)
+  check(config)
   assert data.is_paired(config)
   with tfds.testing.mock_data(num_examples=5):
     dataset = data.build_on_one_process(config)

@@ -10,7 +10,7 @@ import pytest
 from jax.sharding import Mesh
 
 from gan_jax import parallel
-from gan_jax.config import validate
+from gan_jax.train.checks import check
 from gan_jax.errors import ConfigError
 from gan_jax.train import families
 from gan_jax.train.state import initial_state
@@ -50,7 +50,7 @@ def test_bf16_losses_stay_finite_and_close_to_f32(case):
   config, dataset = case()
   f32_state, f32_history, f32_program = run(config, dataset)
   config.precision = 'bf16'
-  validate(config)
+  check(config)
   bf16_state, bf16_history, bf16_program = run(config, dataset)
   # The convolutions of the bf16 step take bf16 operands; the f32 step has none.
   assert 'bf16' not in f32_program
@@ -71,7 +71,7 @@ def test_unknown_precision_names_the_field():
   config, _ = noise_case()
   config.precision = 'fp8'
   with pytest.raises(ConfigError, match="config.precision: 'fp8'; use one of"):
-    validate(config)
+    check(config)
 
 
 def test_bf16_where_the_devices_have_no_bfloat16_is_one_error_line(tmp_path, capsys, monkeypatch):

@@ -8,6 +8,7 @@ import jax
 import ml_collections
 
 from gan_jax.data.images import READ_MODES, STACKED_MNIST, DataError, ImageDataset
+from gan_jax.errors import ConfigError
 from gan_jax.data.paired import DIV2K, PAIRED_FOLDER, SOURCES, PairedDataset
 from gan_jax.data.toy import ToyDataset, mode_centers
 from gan_jax.data.unpaired import MNIST_MNISTM, UNPAIRED_FOLDER, UnpairedDataset, is_unpaired_name
@@ -29,6 +30,30 @@ def is_unpaired(config: ml_collections.ConfigDict) -> bool:
 def is_translation(config: ml_collections.ConfigDict) -> bool:
   """Whether the generator translates images (paired or unpaired) rather than sampling noise."""
   return is_paired(config) or is_unpaired(config)
+
+
+def check(config: ml_collections.ConfigDict) -> None:
+  """What the data fields must be before anything is read: a known dataset, source and reading
+  mode. Raises `ConfigError` naming the field."""
+  name = config.dataset.name
+  made_here = TOY_DATASETS + (STACKED_MNIST, MNIST_MNISTM)
+  if config.dataset.read not in READ_MODES:
+    raise ConfigError(f'config.dataset.read: {config.dataset.read!r}; use one of {READ_MODES}')
+  if config.dataset.read == 'stream' and (name in made_here or name.startswith('folder:')
+                                          or is_translation(config)):
+    raise ConfigError(f"config.dataset.read: 'stream' reads tfds image datasets from their "
+                      f"ArrayRecord files; {name!r} is read into memory (use 'auto' or 'memory')")
+  if config.dataset.source and config.dataset.source not in SOURCES:
+    raise ConfigError(f'config.dataset.source: unknown {config.dataset.source!r}; known: '
+                      f'{SOURCES} (or empty: no pairs)')
+  if name not in made_here and not name.startswith(('folder:', PAIRED_FOLDER, UNPAIRED_FOLDER)):
+    import tensorflow_datasets as tfds  # Here: only names gan_jax does not make need its catalog.
+    try:
+      tfds.builder_cls(name.split(':')[0].split('/')[0])
+    except tfds.core.registered.DatasetNotFoundError:
+      raise ConfigError(f'config.dataset.name: unknown dataset {name!r}: neither '
+                        f'{", ".join(made_here)}, folder:/path, paired_folder:/path, '
+                        'unpaired_folder:/path, nor a tfds dataset') from None
 
 
 def with_seed(dataset, seed: int):

@@ -51,13 +51,21 @@ def _drop_failed_read_reports() -> None:
   if getattr(previous, 'drops_failed_reads', False):
     return
 
+  def closed(error: BaseException | None) -> bool:
+    return isinstance(error, RuntimeError) and str(error) == 'Event loop is closed'
+
   def hook(report):
-    closed = (isinstance(report.exc_value, RuntimeError) and
-              str(report.exc_value) == 'Event loop is closed')
-    if not (closed or _from_orbax(report)):
+    if not (closed(report.exc_value) or _from_orbax(report)):
       previous(report)
   hook.drops_failed_reads = True
   sys.unraisablehook = hook
+  # TensorStore's callbacks print the same error through sys.excepthook (PyErr_Print).
+  previous_excepthook = sys.excepthook
+
+  def excepthook(kind, error, traceback):
+    if not closed(error):
+      previous_excepthook(kind, error, traceback)
+  sys.excepthook = excepthook
   # The same reads, collected at exit: "coroutine '_read_array_index_and_device_put' was never
   # awaited". Only a run whose restore failed gets here, and it ends with its error line.
   warnings.filterwarnings('ignore', message=r"coroutine '.*' was never awaited",
@@ -101,6 +109,11 @@ def unfinished_steps(directory: str) -> list[str]:
                  if n.isdigit() and not _finished(os.path.join(directory, n))), key=int)
 
 
+def _path(path: tuple) -> str:
+  """'g_params/g/Dense_0/kernel': a tree path, alike for the state and a checkpoint's metadata."""
+  return '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path)
+
+
 class Checkpointer:
   """Saves and restores `GANState` in `directory` with an orbax `CheckpointManager`.
 
@@ -137,11 +150,15 @@ class Checkpointer:
     (`intact_step`, None if there is none), when it cannot be read into `state`.
     """
     step = self.latest_step() if step is None else step
-    try:
-      return self._restore(state, step)
-    except Exception as e:  # orbax raises many kinds; all mean the same to the user.
-      _drop_failed_read_reports()
-      reason = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'[:70]
+    # A checkpoint of other shapes is refused before any read starts: reads left in flight by a
+    # failed restore report from orbax's threads after the error line.
+    reason = self._mismatch(state, step)
+    if reason is None:
+      try:
+        return self._restore(state, step)
+      except Exception as e:  # orbax raises many kinds; all mean the same to the user.
+        _drop_failed_read_reports()
+        reason = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'[:70]
     older = sorted((s for s in self.all_steps() if s < step), reverse=True)
     intact = next((s for s in older if self._restorable(state, s)), None)
     where = f'checkpoint {step} in {self.directory}'
@@ -161,11 +178,33 @@ class Checkpointer:
                                                          impl=jax.random.key_impl(state.key)))
 
   def _restorable(self, state: GANState, step: int) -> bool:
+    if self._mismatch(state, step) is not None:
+      return False
     try:
       self._restore(state, step)
       return True
     except Exception:  # Any failure means "not intact".
+      _drop_failed_read_reports()
       return False
+
+  def _mismatch(self, state: GANState, step: int) -> str | None:
+    """Why checkpoint `step` cannot hold `state`, from its metadata alone: the first array whose
+    path or shape differs. None when they agree, or when the metadata cannot be read (the
+    restore then says what is wrong)."""
+    try:
+      saved = ocp.StandardCheckpointHandler().metadata(  # The manager's directory: an epath.
+          self._manager.directory / str(step) / 'default')
+      saved = {_path(p): tuple(leaf.shape) for p, leaf in jax.tree_util.tree_leaves_with_path(
+          getattr(saved, 'tree', saved))}
+    except Exception:  # A damaged checkpoint: the restore reports it.
+      return None
+    wanted = {_path(p): tuple(np.shape(leaf)) for p, leaf in
+              jax.tree_util.tree_leaves_with_path(_to_saved(state))}
+    for path in sorted(set(saved) | set(wanted)):
+      if saved.get(path) != wanted.get(path):
+        here, there = (f'{d[path]}' if path in d else 'absent' for d in (wanted, saved))
+        return f'{path}: shape {here} in this run, {there} in the checkpoint'[:150]
+    return None
 
   def save(self, step: int, state: GANState) -> None:
     """Saves in the background; the next save or `close` waits for it."""

@@ -20,10 +20,11 @@ from clu import parameter_overview
 from jax.sharding import Mesh
 
 from gan_jax import data, figures, metrics, models, parallel
-from gan_jax.config import check_devices, check_precision, validate
+from gan_jax.config import check_devices, check_precision
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
 from gan_jax.train import families, inputs, seeds
+from gan_jax.train.checks import check
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.samplers import (EvaluatorSampler, TranslationSampler, described,
                                     make_preview_sampler)
@@ -249,7 +250,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   that logs some, on every process (a sweep reports them to Ray Tune).
   Returns the last evaluation's scalars, with the paths of the figure and logs.
   """
-  validate(config)
+  config = check(config)
   check_devices(config, jax.device_count())
   check_precision(config, jax.devices())
   if os.path.exists(workdir) and not os.path.isdir(workdir):

@@ -54,10 +54,8 @@ def split_outputs(out) -> tuple[jax.Array, jax.Array | None]:
 
 def check_one_update_per_step(config: ml_collections.ConfigDict, family: str) -> None:
   """Config check of the translation families: one discriminator update per step on unpacked
-  images, and no gradient penalties."""
+  images."""
   for field in ('n_critic', 'pack'):
     if config[field] != 1:
       raise ConfigError(f'config.{field}: {family} training makes one discriminator update per '
                         f'step on unpacked images; use 1, got {config[field]}')
-  if config.gp_weight or config.r1_weight:
-    raise ConfigError(f'config.gp_weight, config.r1_weight: not used by {family} training; set 0')

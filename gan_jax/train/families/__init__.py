@@ -1,5 +1,7 @@
 """Training families, by the name `config.family` selects. A family is one module providing:
 
+- `FIELDS`: its own config fields and their defaults, beside `gan_jax.config.base_config`'s (as
+  each model of the reference CycleGAN code declares its options);
 - `check(config)`: what the family needs of the config, raising `ConfigError` (before any build);
 - `networks(config, dataset) -> Networks`: its generators and discriminators, by name, with the
   shapes of the data they see;
@@ -13,6 +15,9 @@ from __future__ import annotations
 
 import types
 
+import ml_collections
+
+from gan_jax import config as config_lib
 from gan_jax.errors import ConfigError
 from gan_jax.train.families import cycle, noise, paired
 
@@ -23,3 +28,19 @@ def get(name: str) -> types.ModuleType:
   if name not in FAMILIES:
     raise ConfigError(f'config.family: unknown family {name!r}; known: {sorted(FAMILIES)}')
   return FAMILIES[name]
+
+
+def base_config(name: str = 'noise') -> ml_collections.ConfigDict:
+  """The config an experiment of family `name` starts from: `gan_jax.config.base_config()`'s
+  fields and the family's own, with their defaults."""
+  c = config_lib.base_config()
+  c.family = name
+  c.update(get(name).FIELDS)
+  return c
+
+
+def fields_of_others(name: str) -> dict[str, str]:
+  """Each field another family declares and `name` does not: field -> that family."""
+  own = get(name).FIELDS
+  return {field: other for other, family in FAMILIES.items() if other != name
+          for field in family.FIELDS if field not in own}

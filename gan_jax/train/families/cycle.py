@@ -28,6 +28,7 @@ import optax
 from jax import lax
 
 from gan_jax import data, losses, models
+from gan_jax.config import non_negative
 from gan_jax.errors import ConfigError
 from gan_jax.models import Networks, apply_model
 from gan_jax.train.parts import check_one_update_per_step, device_mean, ema, optimizer_step
@@ -37,14 +38,30 @@ DIRECTIONS = {'g_ab': ('a', 'b'), 'g_ba': ('b', 'a')}   # generator -> (source, 
 JUDGES = {'a': 'd_a', 'b': 'd_b'}                        # domain -> its discriminator
 
 
+# The family's own config fields and their defaults (beside gan_jax/config.py's base_config): the
+# generators' loss is adversarial_weight x adversarial + cycle_weight x the cycle losses +
+# identity_weight x cycle_weight x the identity losses + semantic_weight x CyCADA's semantic
+# consistency loss (Hoffman et al. 2018: a fixed classifier of domain A, semantic_network, a
+# weights file, '' = the shipped one of A, mnist for mnist_mnistm, must give each A -> B
+# translation the class it gives its source); each discriminator judges fakes drawn from a pool
+# of pool_size earlier ones.
+FIELDS = dict(
+    adversarial_weight=1.0,
+    cycle_weight=10.0,
+    identity_weight=0.5,
+    pool_size=50,
+    semantic_weight=0.0,
+    semantic_network='',
+)
+
+
 def check(config: ml_collections.ConfigDict) -> None:
   if not data.is_unpaired(config):
     raise ConfigError('config.dataset.name: cycle training needs two unpaired domains: '
                       'mnist_mnistm, unpaired_folder:/path or cycle_gan/<pair>')
   check_one_update_per_step(config, 'cycle')
-  for field in ('cycle_weight', 'identity_weight', 'pool_size', 'semantic_weight'):
-    if config[field] < 0:
-      raise ConfigError(f'config.{field}: must be >= 0, got {config[field]}')
+  non_negative(config, 'adversarial_weight', 'cycle_weight', 'identity_weight', 'pool_size',
+               'semantic_weight')
 
 
 # Domains whose A side gan_jax ships a classifier for: the default of `semantic_network`.

@@ -11,6 +11,7 @@ import optax
 from jax import lax
 
 from gan_jax import data, losses, models
+from gan_jax.config import non_negative
 from gan_jax.errors import ConfigError
 from gan_jax.models import Networks, apply_model
 from gan_jax.train import inputs
@@ -20,7 +21,16 @@ Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 
 
+# The family's own config fields and their defaults (beside gan_jax/config.py's base_config).
+FIELDS = dict(
+    gp_weight=0.0,       # WGAN-GP gradient penalty
+    r1_weight=0.0,       # R1 penalty on real data
+    aux_weight=1.0,      # AC-GAN: weight of the class-prediction loss
+)
+
+
 def check(config: ml_collections.ConfigDict) -> None:
+  non_negative(config, *FIELDS)
   if data.is_paired(config):
     raise ConfigError('config.family: noise-to-image training takes images, not the (source, '
                       f'target) pairs of dataset {config.dataset.name!r} (source '

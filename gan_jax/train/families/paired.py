@@ -21,6 +21,7 @@ import optax
 from jax import lax
 
 from gan_jax import data, losses, models
+from gan_jax.config import non_negative
 from gan_jax.errors import ConfigError
 from gan_jax.models import Networks, apply_model
 from gan_jax.train import inputs
@@ -28,6 +29,19 @@ from gan_jax.train.parts import check_one_update_per_step, device_mean, ema, opt
 
 Batch = dict[str, jax.Array]
 CONTENT_LOSSES = ('l1', 'mse', 'features')
+
+
+# The family's own config fields and their defaults (beside gan_jax/config.py's base_config): the
+# generator's loss is adversarial_weight x adversarial + content_weight x the content loss (l1,
+# mse, or features: MSE of a fixed classifier's last convolution block, from content_network: a
+# weights file; '' = the dataset's shipped one).
+FIELDS = dict(
+    adversarial_weight=1.0,
+    content_loss='l1',
+    content_weight=100.0,
+    content_network='',
+    discriminator_sees_source=True,  # pix2pix's conditional D; SRGAN's D sees images alone
+)
 
 
 def check(config: ml_collections.ConfigDict) -> None:
@@ -39,6 +53,7 @@ def check(config: ml_collections.ConfigDict) -> None:
                       f'source made from each image ({", ".join(data.SOURCES)}), or a '
                       'paired_folder:/path dataset')
   check_one_update_per_step(config, 'paired')
+  non_negative(config, 'adversarial_weight', 'content_weight')
   if config.content_loss not in CONTENT_LOSSES:
     raise ConfigError(f'config.content_loss: unknown {config.content_loss!r}; known: '
                       f'{CONTENT_LOSSES}')
