@@ -25,7 +25,7 @@ from gan_jax.metrics.extractors import EXTRACTORS
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train import families, seeds
 from gan_jax.train.checks import check
-from gan_jax.train.samplers import EvaluatorSampler, TranslationSampler, described
+from gan_jax.train.samplers import described
 from gan_jax.train.state import GANState, initial_state, seed_state
 
 
@@ -93,9 +93,6 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
       raise EvaluateError(f'--num_samples: {m} needs at least {evaluators.METRICS[m]}, '
                           f'got {num_samples}')
   config = load_workdir_config(workdir)
-  if config.dataset.name in data.TOY_DATASETS:
-    raise EvaluateError(f'{workdir} trained on toy data ({config.dataset.name}); its mode metrics '
-                        'are in metrics.jsonl')
   default_extractor = next((e.extractor for e in evaluators.entries(config).values()), 'inception')
   config.eval.inception_weights = inception_weights or config.eval.inception_weights
   config.evals = ml_collections.ConfigDict({
@@ -105,10 +102,13 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   config = check(config)  # Metric names, extractor, sample counts.
 
   dataset = data.build(config)
-  nets = families.get(config.family).networks(config, dataset)
-  generator = next(iter(nets.generators.values()))
-  conditional = models.is_conditional(generator)
-  evaluators.check(config, True, conditional or bool(real), dataset.num_classes, dataset.shape)
+  family = families.get(config.family)
+  nets = family.networks(config, dataset)
+  kind = family.sample_kind(nets, dataset)
+  if not kind.is_image_data:
+    raise EvaluateError(f'{workdir} trained on toy data ({config.dataset.name}); its mode metrics '
+                        'are in metrics.jsonl')
+  evaluators.check(config, *kind._replace(conditional=kind.conditional or bool(real)))
   mesh = parallel.make_mesh()
   quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
   results, texts = {}, {}
@@ -126,13 +126,11 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   state = parallel.replicate(restore_checkpoint(workdir, config, nets, step, 'evaluate', best),
                              mesh)
   step = int(state.step)
-  what = described(config, step)
   run_seeds = seeds.run_seeds(config)  # A num_seeds run: every seed, then their mean.
   per_seed = []
   for i, seed in enumerate(run_seeds):
-    c = seeds.seed_config(config, seed)
-    sampler = (TranslationSampler(c, nets.generators, mesh) if data.is_translation(config) else
-               EvaluatorSampler(c, generator, dataset.num_classes, mesh))
+    sampler = family.evaluation_sampler(seeds.seed_config(config, seed), nets, dataset, mesh)
+    what = described(config, step, sampler.what)
     seed_run = seed_state(state, i) if len(run_seeds) > 1 else state
     per_seed.append(quality.with_seed(seed)(sampler(seed_run), list(quality.entries), what))
   return (step, seeds.summarize([r for r, _ in per_seed], run_seeds),

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import types
 
 import numpy as np
 
@@ -25,8 +24,7 @@ from gan_jax.data.images import IMAGE_SUFFIXES, decode_image_file
 from gan_jax.data.paired import luma
 from gan_jax.errors import DataError, EvaluateError, UserError
 from gan_jax.evaluate import check_checkpoint_choice, load_workdir_config, restore_checkpoint
-from gan_jax.models import Networks
-from gan_jax.train import seeds
+from gan_jax.train import families, seeds
 from gan_jax.train.samplers import generator_function
 from gan_jax.train.state import seed_state
 
@@ -43,6 +41,15 @@ def input_files(path: str) -> list[str]:
   return files
 
 
+def saved_shapes(workdir: str) -> dict[str, tuple[int, ...]]:
+  """The data shapes a run's networks were built for (its shapes.json)."""
+  path = os.path.join(workdir, 'shapes.json')
+  if not os.path.isfile(path):
+    raise EvaluateError(f'{path}: not found; it is written when the run starts')
+  with open(path) as f:
+    return {k: tuple(v) for k, v in json.load(f).items()}
+
+
 def load_generator(workdir: str, step: int | None = None, direction: str = '',
                    seed: int | None = None, best: bool = False):
   """(generator, its EMA parameters and batch statistics, the source channels, the step) of
@@ -55,30 +62,8 @@ def load_generator(workdir: str, step: int | None = None, direction: str = '',
     raise EvaluateError(f'--seed {seed}: {workdir} trained seed'
                         + (f's {run_seeds[0]}..{run_seeds[-1]}' if len(run_seeds) > 1
                            else f' {run_seeds[0]}'))
-  if config.family not in ('paired', 'cycle'):
-    raise EvaluateError(f'{workdir} trained a {config.family} GAN (from noise); translate applies '
-                        'generators trained on (source, target) pairs (family paired) or between '
-                        'two domains (family cycle)')
-  if (config.family == 'cycle') != bool(direction):
-    raise EvaluateError('--direction: ' + (
-        f'{workdir} translates both ways; give ab (A to B) or ba' if not direction else
-        f'{workdir} translates one way; leave --direction out'))
-  shapes_path = os.path.join(workdir, 'shapes.json')
-  if not os.path.isfile(shapes_path):
-    raise EvaluateError(f'{shapes_path}: not found; it is written when the run starts')
-  with open(shapes_path) as f:
-    shapes = {k: tuple(v) for k, v in json.load(f).items()}
-  from gan_jax import models
-  if direction:
-    from gan_jax.train.families import cycle
-    nets = cycle.networks(config, types.SimpleNamespace(shapes=shapes))
-    name, channels = f'g_{direction}', shapes[direction[0]][-1]
-  else:
-    scale = shapes['target'][0] // shapes['source'][0]
-    generator, discriminator = models.build(config, shapes['target'], scale=scale)
-    # No content network: not needed.
-    nets = Networks({'g': generator}, {'d': discriminator}, shapes)
-    name, channels = 'g', shapes['source'][-1]
+  nets, name, channels = families.get(config.family).translator(
+      config, lambda: saved_shapes(workdir), direction, workdir)
   state = restore_checkpoint(workdir, config, nets, step, 'translate', best)
   if len(run_seeds) > 1:
     state = seed_state(state, run_seeds.index(run_seeds[0] if seed is None else seed))

@@ -137,8 +137,10 @@ def test_the_ema_generator_is_scored(wiring):
   # The same latents at every call: one score for one generator.
   assert fd(state) == scored
   # Conditional samples: every class equally often, in the order of the labels returned.
-  images, labels = sampler(state)('fd', 30)
-  assert images.shape == (30, 28, 28, 1) and list(labels) == [i % 10 for i in range(30)]
+  samples = sampler(state)('fd', 30)
+  assert samples.images.shape == (30, 28, 28, 1)
+  assert list(samples.labels) == [i % 10 for i in range(30)]
+  assert samples.labels_of == 'the labels the samples were drawn for'
 
 
 class RandomImages:

@@ -8,11 +8,12 @@ and count. Every result is logged with a text saying exactly how it was computed
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import os
 import re
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import ml_collections
@@ -57,6 +58,29 @@ ENTRY_DEFAULTS = dict(metric='', every=1000, num_samples=10_000, extractor='ince
                       real_split='', num_real=0, crop=0, direction='', tag='')
 DIRECTIONS = ('ab', 'ba')
 CAS_EPOCHS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Samples:
+  """What a family's sampler hands the evaluators for one entry: the images, and what they were
+  drawn for. The sampler is `sample(name, count) -> Samples`."""
+  images: np.ndarray                       # [N, H, W, C] in [-1, 1]
+  labels: np.ndarray | None = None         # integer classes: drawn for, or those of the sources
+  labels_of: str = 'the labels the samples were drawn for'  # what `labels` are, for the protocol
+  condition: np.ndarray | None = None      # a condition that is not a class, e.g. sentence
+                                           # embeddings [N, D]
+  texts: tuple[str, ...] | None = None     # the captions `condition` encodes, one per image
+
+
+Sampler = Callable[[str, int], Samples]
+
+
+class SampleKind(NamedTuple):
+  """What a family's samples are, for `check`: the arguments after the config."""
+  is_image_data: bool     # images (else points of a toy dataset)
+  conditional: bool       # drawn for given class labels
+  num_classes: int        # of the dataset
+  data_shape: tuple = ()  # of one sample
 
 
 def _suffix(extractor: str) -> str:
@@ -293,21 +317,22 @@ class Evaluators:
   def due(self, step: int, last: bool) -> list[str]:
     return [n for n, e in self.entries.items() if step % e.every == 0 or last]
 
-  def __call__(self, sample: Callable[[str, int], tuple[np.ndarray, np.ndarray | None]],
-               names: list[str], what: str) -> tuple[dict[str, float], dict[str, str]]:
+  def __call__(self, sample: Sampler, names: list[str],
+               what: str) -> tuple[dict[str, float], dict[str, str]]:
     """Scores `sample(name, count)` by the entries `names`, described as `what` (e.g. "samples
     of the EMA generator at step 1000"): (scalars, protocol texts)."""
     results, texts = {}, {}
     for name in names:
-      images, labels = sample(name, self.entries[name].num_samples)
-      r, t = self.score(name, images, labels, what)
+      samples = sample(name, self.entries[name].num_samples)
+      r, t = self.score(name, samples.images, samples.labels, what, samples.labels_of)
       results.update(r)
       texts.update(t)
     return results, texts
 
-  def score(self, name: str, images: np.ndarray, labels: np.ndarray | None,
-            what: str) -> tuple[dict[str, float], dict[str, str]]:
-    """Entry `name`'s metric of `images` ([-1, 1]) with their `labels`, described as `what`."""
+  def score(self, name: str, images: np.ndarray, labels: np.ndarray | None, what: str,
+            labels_of: str = Samples.labels_of) -> tuple[dict[str, float], dict[str, str]]:
+    """Entry `name`'s metric of `images` ([-1, 1]) with their `labels` (`labels_of` says what
+    they are), described as `what`."""
     e, extractor = self.entries[name], self.extractors.get(name)
     per_channel = e.metric == 'stacked_modes'  # Each channel is one MNIST digit.
     if extractor is not None and not per_channel:
@@ -315,7 +340,7 @@ class Evaluators:
       what += ' (their BT.601 luma)' * grey
     if extractor is not None:
       extractor.check_images(images[..., :1] if per_channel else images, f'evals.{name}: {what}')
-    values, reference = self._score(e, extractor, images, labels)
+    values, reference = self._score(e, extractor, images, labels, labels_of)
     keys = entry_keys(e)
     results = {f'eval/{k}': v for k, v in zip(keys, values)}
     results[f'eval/{keys[0]}_num_samples'] = len(images)
@@ -323,7 +348,7 @@ class Evaluators:
     text = f'{e.metric} of {len(images)} {what}; reference: {reference}; features: {features}'
     return results, {f'eval/{keys[0]}_protocol': text}
 
-  def _score(self, e, extractor: Extractor, fake: np.ndarray, fake_labels):
+  def _score(self, e, extractor: Extractor, fake: np.ndarray, fake_labels, labels_of: str):
     default = (self.config.dataset.test_split if is_translation(self.config) else
                'test' if e.metric == 'cas' else self.config.dataset.split)
     split, side = e.real_split or default, e.direction[1:]  # side: the target domain
@@ -345,10 +370,7 @@ class Evaluators:
       return [scores.colorfulness(fake)], 'none (compare with the real images\' value)'
     if e.metric == 'accuracy':
       predicted = extractor(fake, self.mesh)['logits'].argmax(-1)
-      sources = f'{self.config.dataset.name}:{split} {e.direction[:1].upper()}'.rstrip()
-      return [float(np.mean(predicted == fake_labels))], (
-          f'the labels of the sources (the first {len(fake)} of {sources})'
-          if is_translation(self.config) else 'the labels the samples were drawn for')
+      return [float(np.mean(predicted == fake_labels))], labels_of
     if e.metric == 'stacked_modes':
       m = stacked_mnist_modes(fake, extractor, self.mesh)
       return [m['stacked_modes'], m['stacked_kl']], '1000 uniform modes'

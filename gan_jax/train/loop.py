@@ -19,15 +19,14 @@ from absl import logging
 from clu import parameter_overview
 from jax.sharding import Mesh
 
-from gan_jax import data, figures, metrics, models, parallel
+from gan_jax import data, figures, parallel
 from gan_jax.config import check_devices, check_precision
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
-from gan_jax.train import families, inputs, seeds
+from gan_jax.train import families, seeds
 from gan_jax.train.checks import check
 from gan_jax.train.checkpoint import Checkpointer
-from gan_jax.train.samplers import (EvaluatorSampler, TranslationSampler, described,
-                                    make_preview_sampler)
+from gan_jax.train.samplers import described
 from gan_jax.train.state import GANState, initial_state, param_count, seed_state
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import MetricWriter, Progress, create_writer
@@ -44,60 +43,18 @@ def _flatten(config: ml_collections.ConfigDict, prefix: str = '') -> dict[str, A
 
 
 class Preview:
-  """Scores and draws the EMA generator's samples: mode metrics and a scatter plot on toy data,
-  a grid of images (one row per class for conditional models) on image data, rows of
-  source | output | target of held-out pairs for paired translation, and rows of
-  source | translation | translated back, A -> B above B -> A, for unpaired translation."""
+  """Draws the family's figure of a state (its `preview`) into the workdir and TensorBoard, and
+  returns the scores the figure shows (the mode metrics on toy data)."""
 
-  def __init__(self, config: ml_collections.ConfigDict, generators: dict, dataset, workdir: str,
-               mesh: Mesh, suffix: str = ''):
-    self.dataset, self.workdir, self.suffix = dataset, workdir, suffix
-    self.is_toy = isinstance(dataset, data.ToyDataset)
-    generator = next(iter(generators.values()))
-    self.translations = None
-    if data.is_translation(config):
-      self.translations = TranslationSampler(config, generators, mesh)
-      self.cycle = isinstance(dataset, data.UnpairedDataset)
-      count = 8 if self.cycle else 16  # 16 rows in all
-      self.pairs = {d: self.translations.pairs(config.dataset.test_split, count, d)
-                    for d in (('ab', 'ba') if self.cycle else ('ab',))}
-    elif self.is_toy:
-      self.sample = make_preview_sampler(config, generator, config.eval.num_samples)
-    else:
-      conditional = models.is_conditional(generator)
-      self.rows, cols = (min(dataset.num_classes, 10), 10) if conditional else (8, 8)
-      labels = inputs.preview_labels(self.rows, cols) if conditional else None
-      self.sample = make_preview_sampler(config, generator, self.rows * cols, labels)
+  def __init__(self, draw: Callable[[GANState], tuple[np.ndarray, dict[str, float]]],
+               workdir: str, suffix: str = ''):
+    self.draw, self.workdir, self.suffix = draw, workdir, suffix
 
   def __call__(self, state: GANState, writer: MetricWriter) -> dict[str, float]:
-    step = int(state.step)
-    scores = {}
-    if self.translations is not None and self.cycle:
-      rows = []
-      for direction in ('ab', 'ba'):
-        source = self.pairs[direction]['source']
-        output = self.translations.translate(state, source, direction)
-        back = self.translations.translate(state, output, direction[::-1])
-        rows.append(figures.translation_rows(source, output, back))
-      image = np.concatenate(rows)
-    elif self.translations is not None:
-      outputs = self.translations.translate(state, self.pairs['ab']['source'])
-      image = figures.translation_rows(self.pairs['ab']['source'], outputs,
-                                       self.pairs['ab']['target'])
-    else:
-      samples = np.asarray(jax.device_get(self.sample(state.g_ema_params['g'],
-                                                      state.g_batch_stats['g'])))
-      if self.is_toy:
-        centers, std = self.dataset.modes
-        scores = {f'eval/{k}': v for k, v in metrics.mode_metrics(samples, centers, std).items()}
-        title = (f'step {step}: {scores["eval/modes_covered"]:.0f}/{len(centers)} modes, '
-                 f'{100 * scores["eval/high_quality_fraction"]:.1f}% high quality')
-        image = figures.toy_samples(samples, self.dataset.points[:5000], centers, title)
-      else:
-        image = figures.image_grid(samples, self.rows)
+    image, scores = self.draw(state)
     if jax.process_index() == 0:
-      figures.save_png(self.figure_path(step), image)
-    writer.write_images(step, {f'samples{self.suffix}': image[None]})
+      figures.save_png(self.figure_path(int(state.step)), image)
+    writer.write_images(int(state.step), {f'samples{self.suffix}': image[None]})
     return scores
 
   def figure_path(self, step: int) -> str:
@@ -266,11 +223,10 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
   checkpoint_dir = os.path.join(workdir, 'checkpoints')
   set_aside = _resume_step_pending(workdir, checkpoint_dir, config.resume_step)
   dataset = data.build(config)
-  nets = families.get(config.family).networks(config, dataset)
-  generator = next(iter(nets.generators.values()))
+  family = families.get(config.family)
+  nets = family.networks(config, dataset)
   mesh = parallel.make_mesh()
-  evaluators.check(config, not isinstance(dataset, data.ToyDataset),
-                   models.is_conditional(generator), dataset.num_classes, dataset.shape)
+  evaluators.check(config, *family.sample_kind(nets, dataset))
   # num_seeds: each seed is evaluated as its own run would be; one seed is the plain run.
   run_seeds = seeds.run_seeds(config)
   many = len(run_seeds) > 1
@@ -278,9 +234,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
 
   # Extractor weights load here: a missing file stops the run before anything is compiled or written.
   quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
-  quality_samples = [TranslationSampler(c, nets.generators, mesh) if data.is_translation(config)
-                     else EvaluatorSampler(c, generator, dataset.num_classes, mesh)
-                     for c in by_seed]
+  quality_samples = [family.evaluation_sampler(c, nets, dataset, mesh) for c in by_seed]
 
   state = initial_state(config, nets)
   checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
@@ -325,7 +279,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
 
   best = BestCheckpoint(workdir, config.eval.best_metric) if config.eval.best_metric else None
   train_step = make_train_step(config, nets, mesh)
-  previews = [Preview(c, nets.generators, data.with_seed(dataset, c.seed), workdir, mesh,
+  previews = [Preview(family.preview(c, nets, data.with_seed(dataset, c.seed), mesh), workdir,
                       f'_seed{c.seed}' if many else '') for c in by_seed]
   batches = seeds.SeedBatches(dataset, run_seeds) if many else dataset
   per_seed = lambda state: ([seed_state(state, i) for i in range(len(run_seeds))] if many
@@ -366,7 +320,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
         scalars.update(eval_scalars)
       if names := quality.due(step, last):
         results = [quality.with_seed(c.seed)(sampler(s), names,
-                                             described(config, step))
+                                             described(config, step, sampler.what))
                    for c, sampler, s in zip(by_seed, quality_samples, views or per_seed(state))]
         quality_scalars = seeds.summarize([r for r, _ in results], run_seeds)
         protocols = seeds.summarize_texts([t for _, t in results], run_seeds)

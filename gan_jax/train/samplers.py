@@ -1,10 +1,11 @@
 """Sampling functions of a state's EMA generator, handed to the sample figures and to the
-evaluators (which never see the state or the models)."""
+evaluators (which never see the state or the models), and the figures' drawings. A family picks
+which of them its runs use (its `evaluation_sampler` and `preview`)."""
 
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import jax
 import ml_collections
@@ -12,10 +13,17 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from gan_jax import data, parallel
+from gan_jax import data, figures, metrics, parallel
+from gan_jax.metrics import evaluators
+from gan_jax.metrics.evaluators import Sampler, Samples
 from gan_jax.models import apply_model
 from gan_jax.train import inputs
-from gan_jax.train.state import GANState
+
+if TYPE_CHECKING:  # The state imports the families, which import this module.
+  from gan_jax.train.state import GANState
+
+# A preview: the figure of a state's samples, and the scores it shows (mode metrics on toy data).
+Drawing = Callable[['GANState'], tuple[np.ndarray, dict[str, float]]]
 
 
 def make_preview_sampler(config: ml_collections.ConfigDict, generator, num_samples: int,
@@ -28,10 +36,10 @@ def make_preview_sampler(config: ml_collections.ConfigDict, generator, num_sampl
   return jax.jit(sample, compiler_options=parallel.compiler_options())
 
 
-def described(config: ml_collections.ConfigDict, step: int) -> str:
+def described(config: ml_collections.ConfigDict, step: int, what: str = 'samples') -> str:
   """What the evaluators score, for their protocol texts: "samples of the EMA generator (decay
-  0.999) at step 1000", or "... of the generator (no average)" where `ema_decay` is 0."""
-  what = 'outputs for held-out sources' if data.is_translation(config) else 'samples'
+  0.999) at step 1000", or "... of the generator (no average)" where `ema_decay` is 0. `what`:
+  the sampler's `what` ('samples', 'outputs for held-out sources')."""
   who = (f'the EMA generator (decay {config.ema_decay:g})' if config.ema_decay
          else 'the generator (no average)')
   return f'{what} of {who} at step {step}'
@@ -52,6 +60,8 @@ class EvaluatorSampler:
   """`sampler(state)(name, count) -> (images, labels)`: `count` samples of the EMA generator for
   the evaluator `name`, the same latents at every step, each device generating its share."""
 
+  what = 'samples'
+
   def __init__(self, config: ml_collections.ConfigDict, generator, num_classes: int,
                mesh: Mesh | None):
     from gan_jax import models
@@ -61,8 +71,8 @@ class EvaluatorSampler:
     self._sharding = None if mesh is None else NamedSharding(mesh, P('data'))
     self._sample = generator_function(generator, mesh)
 
-  def __call__(self, state: GANState) -> Callable[[str, int], tuple[np.ndarray, np.ndarray | None]]:
-    return lambda name, count: self.samples(state, name, count)
+  def __call__(self, state: GANState) -> Sampler:
+    return lambda name, count: Samples(*self.samples(state, name, count))
 
   def samples(self, state: GANState, name: str, count: int) -> tuple[np.ndarray, np.ndarray | None]:
     key = inputs.evaluator_key(self.config.seed, name)
@@ -86,8 +96,9 @@ class TranslationSampler:
   `real_split`, else `config.dataset.test_split`), in the entry's direction (CycleGAN: `ab` by
   `g_ab`, `ba` by `g_ba`; pairs: `g`), batches sharded over the mesh's devices."""
 
+  what = 'outputs for held-out sources'
+
   def __init__(self, config: ml_collections.ConfigDict, generators: dict, mesh: Mesh | None):
-    from gan_jax.metrics import evaluators
     self.config, self.mesh, self.generators = config, mesh, generators
     self.entries = {n: (e.real_split or config.dataset.test_split, e.direction)
                     for n, e in evaluators.entries(config).items()}
@@ -123,9 +134,66 @@ class TranslationSampler:
     # Unbounded generators (SRResNet) are scored and drawn as images: in [-1, 1].
     return np.clip(np.concatenate(out), -1.0, 1.0)
 
-  def __call__(self, state: GANState) -> Callable[[str, int], tuple[np.ndarray, np.ndarray]]:
-    def sample(name: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+  def __call__(self, state: GANState) -> Sampler:
+    def sample(name: str, count: int) -> Samples:
       split, direction = self.entries[name]
       pairs = self.pairs(split, count, direction)
-      return self.translate(state, pairs['source'], direction), pairs['label']
+      sources = f'{self.config.dataset.name}:{split} {direction[:1].upper()}'.rstrip()
+      return Samples(self.translate(state, pairs['source'], direction), pairs['label'],
+                     f'the labels of the sources (the first {count} of {sources})')
     return sample
+
+
+class GridPreview:
+  """A grid of the EMA generator's samples from fixed latents: `rows` x `cols`, one row per class
+  for `labels` drawn by `inputs.preview_labels`."""
+
+  def __init__(self, config: ml_collections.ConfigDict, generator, rows: int, cols: int,
+               labels: np.ndarray | None = None):
+    self.rows = rows
+    self.sample = make_preview_sampler(config, generator, rows * cols, labels)
+
+  def __call__(self, state: GANState) -> tuple[np.ndarray, dict[str, float]]:
+    samples = np.asarray(jax.device_get(self.sample(state.g_ema_params['g'],
+                                                    state.g_batch_stats['g'])))
+    return figures.image_grid(samples, self.rows), {}
+
+
+class ToyPreview:
+  """The EMA generator's samples of a toy dataset over its training points and modes, and their
+  mode metrics (`eval/modes_covered`, ...)."""
+
+  def __init__(self, config: ml_collections.ConfigDict, generator, dataset):
+    self.dataset = dataset
+    self.sample = make_preview_sampler(config, generator, config.eval.num_samples)
+
+  def __call__(self, state: GANState) -> tuple[np.ndarray, dict[str, float]]:
+    samples = np.asarray(jax.device_get(self.sample(state.g_ema_params['g'],
+                                                    state.g_batch_stats['g'])))
+    centers, std = self.dataset.modes
+    scores = {f'eval/{k}': v for k, v in metrics.mode_metrics(samples, centers, std).items()}
+    title = (f'step {int(state.step)}: {scores["eval/modes_covered"]:.0f}/{len(centers)} modes, '
+             f'{100 * scores["eval/high_quality_fraction"]:.1f}% high quality')
+    return figures.toy_samples(samples, self.dataset.points[:5000], centers, title), scores
+
+
+class TranslationPreview:
+  """Rows of held-out sources and their translations: source | output | target of `count` pairs
+  (`directions` ('ab',), paired data), or, for each direction of two unpaired domains, source |
+  translation | translated back (`round_trip`), A -> B above B -> A."""
+
+  def __init__(self, config: ml_collections.ConfigDict, generators: dict, mesh: Mesh | None,
+               directions: tuple[str, ...], count: int, round_trip: bool):
+    self.translations = TranslationSampler(config, generators, mesh)
+    self.round_trip = round_trip
+    self.pairs = {d: self.translations.pairs(config.dataset.test_split, count, d)
+                  for d in directions}
+
+  def __call__(self, state: GANState) -> tuple[np.ndarray, dict[str, float]]:
+    rows = []
+    for direction, pairs in self.pairs.items():
+      output = self.translations.translate(state, pairs['source'], direction)
+      third = (self.translations.translate(state, output, direction[::-1]) if self.round_trip
+               else pairs['target'])
+      rows.append(figures.translation_rows(pairs['source'], output, third))
+    return np.concatenate(rows), {}

@@ -19,17 +19,22 @@ same queries, and keeps its own rows.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import os
+import types
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 from jax import lax
+from jax.sharding import Mesh
 
 from gan_jax import data, losses, models
 from gan_jax.config import non_negative
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, EvaluateError
+from gan_jax.metrics import evaluators
 from gan_jax.models import Networks, apply_model
 from gan_jax.train.parts import check_one_update_per_step, device_mean, ema, optimizer_step
 
@@ -94,6 +99,35 @@ def networks(config: ml_collections.ConfigDict, dataset) -> Networks:
   fixed = {'semantic': semantic_network(config)} if config.semantic_weight else {}
   return Networks({'g_ab': g_ab, 'g_ba': g_ba}, {'d_a': d_a, 'd_b': d_b},
                   {'a': tuple(shapes['a']), 'b': tuple(shapes['b'])}, fixed)
+
+
+def sample_kind(nets: Networks, dataset) -> evaluators.SampleKind:
+  return evaluators.SampleKind(True, False, dataset.num_classes, tuple(dataset.shape))
+
+
+def evaluation_sampler(config: ml_collections.ConfigDict, nets: Networks, dataset,
+                       mesh: Mesh | None):
+  """What the evaluators score: the EMA generators' translations of held-out sources."""
+  from gan_jax.train.samplers import TranslationSampler  # Heavy (matplotlib): only runs need it.
+  return TranslationSampler(config, nets.generators, mesh)
+
+
+def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
+  """The sample figure: rows of source | translation | translated back, for 8 held-out images each way, A -> B above B -> A."""
+  from gan_jax.train.samplers import TranslationPreview  # Heavy (matplotlib): only runs draw.
+  return TranslationPreview(config, nets.generators, mesh, ('ab', 'ba'), 8, True)
+
+
+def translator(config: ml_collections.ConfigDict, shapes: Callable[[], dict], direction: str,
+               workdir: str
+               ) -> tuple[Networks, str, int]:
+  """`gan_jax.translate`: (the run's networks, built for the `shapes` it saved; the generator
+  of `direction`; the channels of its sources)."""
+  if not direction:
+    raise EvaluateError(f'--direction: {workdir} translates both ways; give ab (A to B) or ba')
+  shapes = shapes()
+  nets = networks(config, types.SimpleNamespace(shapes=shapes))
+  return nets, f'g_{direction}', shapes[direction[0]][-1]
 
 
 def init_variables(config: ml_collections.ConfigDict, nets: Networks, g_key: jax.Array,

@@ -4,15 +4,19 @@ update on the fakes of the last one, then the EMA."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 from jax import lax
+from jax.sharding import Mesh
 
 from gan_jax import data, losses, models
 from gan_jax.config import non_negative
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, EvaluateError
+from gan_jax.metrics import evaluators
 from gan_jax.models import Networks, apply_model
 from gan_jax.train import inputs
 from gan_jax.train.parts import device_mean, ema, optimizer_step, pack, split_outputs
@@ -43,6 +47,41 @@ def check(config: ml_collections.ConfigDict) -> None:
 def networks(config: ml_collections.ConfigDict, dataset) -> Networks:
   generator, discriminator = models.build(config, dataset.shape, dataset.num_classes)
   return Networks({'g': generator}, {'d': discriminator}, {'x': tuple(dataset.shape)})
+
+
+def sample_kind(nets: Networks, dataset) -> evaluators.SampleKind:
+  generator = nets.generators['g']
+  return evaluators.SampleKind(not isinstance(dataset, data.ToyDataset),
+                               models.is_conditional(generator), dataset.num_classes,
+                               tuple(dataset.shape))
+
+
+def evaluation_sampler(config: ml_collections.ConfigDict, nets: Networks, dataset,
+                       mesh: Mesh | None):
+  """What the evaluators score: the EMA generator's samples from fixed latents (and classes)."""
+  from gan_jax.train.samplers import EvaluatorSampler  # Heavy (matplotlib): only runs need it.
+  return EvaluatorSampler(config, nets.generators['g'], dataset.num_classes, mesh)
+
+
+def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
+  """The sample figure: a scatter plot with the mode metrics on toy data; an 8 x 8 grid of
+  images, or one row per class (10 classes at most) for conditional models."""
+  from gan_jax.train import samplers  # Heavy (matplotlib): only runs that draw need it.
+  generator = nets.generators['g']
+  if isinstance(dataset, data.ToyDataset):
+    return samplers.ToyPreview(config, generator, dataset)
+  if models.is_conditional(generator):
+    rows = min(dataset.num_classes, 10)
+    return samplers.GridPreview(config, generator, rows, 10, inputs.preview_labels(rows, 10))
+  return samplers.GridPreview(config, generator, 8, 8)
+
+
+def translator(config: ml_collections.ConfigDict, shapes: Callable[[], dict], direction: str,
+               workdir: str):
+  """`gan_jax.translate`: a noise-to-image generator translates nothing."""
+  raise EvaluateError(f'{workdir} trained a {config.family} GAN (from noise); translate applies '
+                      'generators trained on (source, target) pairs (family paired) or between '
+                      'two domains (family cycle)')
 
 
 def init_variables(config: ml_collections.ConfigDict, nets: Networks, g_key: jax.Array,

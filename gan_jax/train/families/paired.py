@@ -12,6 +12,8 @@ weight is 0), then one generator update through the new discriminator, then the 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import os
 
 import jax
@@ -19,10 +21,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 from jax import lax
+from jax.sharding import Mesh
 
 from gan_jax import data, losses, models
 from gan_jax.config import non_negative
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, EvaluateError
+from gan_jax.metrics import evaluators
 from gan_jax.models import Networks, apply_model
 from gan_jax.train import inputs
 from gan_jax.train.parts import check_one_update_per_step, device_mean, ema, optimizer_step
@@ -86,6 +90,36 @@ def networks(config: ml_collections.ConfigDict, dataset) -> Networks:
 def _judged(config, source: jax.Array, image: jax.Array) -> jax.Array:
   """What the discriminator sees: the image, after its source when `discriminator_sees_source`."""
   return jnp.concatenate([source, image], axis=-1) if config.discriminator_sees_source else image
+
+
+def sample_kind(nets: Networks, dataset) -> evaluators.SampleKind:
+  return evaluators.SampleKind(True, False, dataset.num_classes, tuple(dataset.shape))
+
+
+def evaluation_sampler(config: ml_collections.ConfigDict, nets: Networks, dataset,
+                       mesh: Mesh | None):
+  """What the evaluators score: the EMA generators' translations of held-out sources."""
+  from gan_jax.train.samplers import TranslationSampler  # Heavy (matplotlib): only runs need it.
+  return TranslationSampler(config, nets.generators, mesh)
+
+
+def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
+  """The sample figure: rows of source | output | target of 16 held-out pairs."""
+  from gan_jax.train.samplers import TranslationPreview  # Heavy (matplotlib): only runs draw.
+  return TranslationPreview(config, nets.generators, mesh, ('ab',), 16, False)
+
+
+def translator(config: ml_collections.ConfigDict, shapes: Callable[[], dict], direction: str,
+               workdir: str
+               ) -> tuple[Networks, str, int]:
+  """`gan_jax.translate`: (the run's networks, built for the `shapes` it saved, without the
+  content network; the generator's name; the channels of its sources)."""
+  if direction:
+    raise EvaluateError(f'--direction: {workdir} translates one way; leave --direction out')
+  shapes = shapes()
+  scale = shapes['target'][0] // shapes['source'][0]
+  generator, discriminator = models.build(config, shapes['target'], scale=scale)
+  return Networks({'g': generator}, {'d': discriminator}, shapes), 'g', shapes['source'][-1]
 
 
 def init_variables(config: ml_collections.ConfigDict, nets: Networks, g_key: jax.Array,
