@@ -234,9 +234,12 @@ class PairedDataset:
     return {'source': scale(self.sources[idx]), 'target': scale(self.targets[idx]),
             'label': self.labels[idx]}
 
-  def first(self, count: int) -> dict[str, np.ndarray]:
+  def first(self, count: int, direction: str = 'ab') -> dict[str, np.ndarray]:
     """The first `count` pairs in stored order, in [-1, 1] (evaluation and figures). Made
-    sources are made for those pairs only: a held-out split is not converted whole."""
+    sources are made for those pairs only: a held-out split is not converted whole. Pairs go
+    one way: `direction` is 'ab', as for two unpaired domains' `first`."""
+    if direction != 'ab':
+      raise DataError(f'{self.name}: (source, target) pairs translate one way (ab), not {direction}')
     if len(self.targets) < count:
       raise DataError(f'{self.name}:{self.split} has {len(self.targets)} pairs; {count} are asked for')
     made = self._arrays[0] is None and 'sources' not in self.__dict__

@@ -57,16 +57,16 @@ def generator_function(generator, mesh: Mesh | None) -> Callable[..., jax.Array]
 
 
 class EvaluatorSampler:
-  """`sampler(state)(name, count) -> (images, labels)`: `count` samples of the EMA generator for
-  the evaluator `name`, the same latents at every step, each device generating its share."""
+  """`sampler(state)(name, count) -> Samples`: `count` samples of the EMA generator for the
+  evaluator `name`, the same latents at every step (and, with `num_classes`, every class in turn),
+  each device generating its share."""
 
   what = 'samples'
 
   def __init__(self, config: ml_collections.ConfigDict, generator, num_classes: int,
                mesh: Mesh | None):
-    from gan_jax import models
     self.config, self.mesh = config, mesh
-    self.num_classes = num_classes if models.is_conditional(generator) else 0
+    self.num_classes = num_classes  # 0: samples drawn for no class
     self.batch = 256 if mesh is None else -(-256 // mesh.size) * mesh.size
     self._sharding = None if mesh is None else NamedSharding(mesh, P('data'))
     self._sample = generator_function(generator, mesh)
@@ -91,7 +91,7 @@ class EvaluatorSampler:
 
 
 class TranslationSampler:
-  """`sampler(state)(name, count) -> (outputs, labels)`: the EMA generator's translations of the
+  """`sampler(state)(name, count) -> Samples`: the EMA generator's translations of the
   first `count` held-out images of the split that evaluator `name` scores against (its
   `real_split`, else `config.dataset.test_split`), in the entry's direction (CycleGAN: `ab` by
   `g_ab`, `ba` by `g_ba`; pairs: `g`), batches sharded over the mesh's devices."""
@@ -115,8 +115,7 @@ class TranslationSampler:
       c = self.config.copy_and_resolve_references()
       c.dataset.split, c.batch_size, c.n_critic = split, 1, 1
       dataset = data.build_on_one_process(c)
-      self._pairs[split, count, direction] = (
-          dataset.first(count, direction) if data.is_unpaired(c) else dataset.first(count))
+      self._pairs[split, count, direction] = dataset.first(count, direction)
     return self._pairs[split, count, direction]
 
   def translate(self, state: GANState, sources: np.ndarray, direction: str = 'ab') -> np.ndarray:

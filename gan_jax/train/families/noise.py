@@ -60,7 +60,9 @@ def evaluation_sampler(config: ml_collections.ConfigDict, nets: Networks, datase
                        mesh: Mesh | None):
   """What the evaluators score: the EMA generator's samples from fixed latents (and classes)."""
   from gan_jax.train.samplers import EvaluatorSampler  # Heavy (matplotlib): only runs need it.
-  return EvaluatorSampler(config, nets.generators['g'], dataset.num_classes, mesh)
+  generator = nets.generators['g']
+  num_classes = dataset.num_classes if models.is_conditional(generator) else 0
+  return EvaluatorSampler(config, generator, num_classes, mesh)
 
 
 def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
