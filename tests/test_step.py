@@ -179,7 +179,7 @@ def test_cpu_train_step_keeps_convolutions_on_xla():
                           .lower(x, kernel).compile()) == 0
 
 
-def test_compiled_programs_are_kept_per_config_networks_and_devices():
+def test_compiled_programs_are_kept_per_config_networks_devices_and_code(tmp_path, monkeypatch):
   config = small_config()
   dataset = data.build(config)
   nets = noise.networks(config, dataset)
@@ -192,6 +192,14 @@ def test_compiled_programs_are_kept_per_config_networks_and_devices():
   wider = small_config()
   wider.generator.hidden = (64, 64, 64)
   assert make_train_step(config, noise.networks(wider, dataset), eight) is not step  # other nets
+  # An edited family module, reloaded (a notebook), is not served the program of its old code.
+  source = tmp_path / 'noise.py'
+  with open(noise.__file__) as f:
+    source.write_text(f.read())
+  monkeypatch.setattr(noise, '__file__', str(source))
+  assert make_train_step(config, nets, eight) is step  # The same code.
+  source.write_text(source.read_text() + '\n# edited\n')
+  assert make_train_step(config, nets, eight) is not step
   # The kept program was built from a copy: changing the caller's config before its first call
   # (when it is traced) changes nothing.
   config.n_critic = 1

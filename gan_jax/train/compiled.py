@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import importlib
+import os
+import sys
 from typing import Callable, TypeVar
 
 import jax
@@ -20,10 +23,36 @@ _KEPT = 8  # programs; the oldest goes first
 _programs: collections.OrderedDict[str, object] = collections.OrderedDict()
 
 
+# The code a program is traced from, besides the family's module: an edited and reloaded module
+# (a notebook) must not be served the program of its earlier code.
+_CODE = ('gan_jax.losses', 'gan_jax.train.parts', 'gan_jax.train.inputs', 'gan_jax.train.step',
+         'gan_jax.train.state', 'gan_jax.models')
+
+
+def _code_fingerprint(config: ml_collections.ConfigDict) -> bytes:
+  """The source files of the family's module and of `_CODE` (a package: all its files), as they
+  are now."""
+  from gan_jax.train import families
+  files = [families.get(config.family).__file__]
+  for name in _CODE:
+    module = sys.modules.get(name) or importlib.import_module(name)
+    if hasattr(module, '__path__'):
+      folder = os.path.dirname(module.__file__)
+      files += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith('.py'))
+    else:
+      files.append(module.__file__)
+  h = hashlib.sha256()
+  for path in files:
+    with open(path, 'rb') as f:
+      h.update(f.read())
+  return h.digest()
+
+
 def _key(kind: str, config: ml_collections.ConfigDict, nets: Networks, mesh: Mesh | None) -> str:
   """Everything a program is built from: the config, the networks (their modules' fields and
-  the fixed weights' bytes) and the devices."""
+  the fixed weights' bytes), the devices and the code (`_code_fingerprint`)."""
   h = hashlib.sha256(kind.encode())
+  h.update(_code_fingerprint(config))
   h.update(config.to_json_best_effort(sort_keys=True).encode())
   h.update(repr((nets.generators, nets.discriminators, sorted(nets.shapes.items()))).encode())
   for leaf in jax.tree.leaves(nets.fixed):
