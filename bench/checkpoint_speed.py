@@ -31,13 +31,11 @@ def main() -> None:
   import jax
   import orbax.checkpoint as ocp
 
-  from gan_jax import data, parallel
-  from gan_jax.train import families
-  from gan_jax.train.checkpoint import Checkpointer, _to_saved
-  from gan_jax.train.state import initial_state, param_count
-
-  from gan_jax.train.checks import check
+  from gan_jax import parallel
   from gan_jax.errors import UserError
+  from gan_jax.train.checkpoint import Checkpointer, _to_saved
+  from gan_jax.train.run import build_run
+  from gan_jax.train.state import param_count
   path, _, arg = args.config.partition(':')
   if not os.path.isfile(path):
     sys.exit(f'error: --config {path}: no such file; give an experiment file, e.g. '
@@ -47,12 +45,12 @@ def main() -> None:
     config = module.get_config(arg or None)
     if args.data_dir:
       config.dataset.data_dir = args.data_dir
-    config = check(config)
+    run = build_run(config)
   except (UserError, ValueError) as e:
     sys.exit(f'error: {e}')
-  nets = families.get(config.family).networks(config, data.build(config))
+  config = run.config
   mesh = parallel.make_mesh()
-  state = parallel.replicate(initial_state(config, nets), mesh)
+  state = parallel.replicate(run.state, mesh)
 
   def device_arrays(directory):  # What orbax is given without the host copy.
     manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(max_to_keep=3))

@@ -23,8 +23,9 @@ from gan_jax.errors import CheckpointError, DataError, EvaluateError, MetricInpu
 from gan_jax.metrics import evaluators
 from gan_jax.metrics.extractors import EXTRACTORS
 from gan_jax.train.checkpoint import Checkpointer
-from gan_jax.train import families, seeds
+from gan_jax.train import seeds
 from gan_jax.train.checks import check
+from gan_jax.train.run import build_run
 from gan_jax.train.samplers import described
 from gan_jax.train.state import GANState, initial_state, seed_state
 
@@ -101,9 +102,8 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   config.eval.best_metric = ''  # Training's choice; nothing is kept here.
   config = check(config)  # Metric names, extractor, sample counts.
 
-  dataset = data.build(config)
-  family = families.get(config.family)
-  nets = family.networks(config, dataset)
+  run = build_run(config)
+  dataset, family, nets = run.dataset, run.family, run.nets
   kind = family.sample_kind(nets, dataset)
   if not kind.is_image_data:
     raise EvaluateError(f'{workdir} trained on toy data ({config.dataset.name}); its mode metrics '

@@ -13,12 +13,9 @@ import pytest
 
 from conftest import ROOT, subprocess_env
 from experiments import gan_grid
-from gan_jax import data
 from gan_jax.train import train_and_evaluate
-from gan_jax.train.checkpoint import CheckpointError, Checkpointer
+from gan_jax.train.checkpoint import CheckpointError
 from gan_jax.train.loop import NonFiniteLossError
-from gan_jax.train import families
-from gan_jax.train.state import initial_state
 from gan_jax.train.writers import read_jsonl
 
 
@@ -55,12 +52,8 @@ def resume_config():
 
 
 def read_state(workdir, config, step):
-  dataset = data.build(config)
-  template = initial_state(config, families.get(config.family).networks(config, dataset))
-  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=3)
-  state = checkpointer.restore(template, step)
-  checkpointer.close()
-  return state
+  from gan_jax.train.run import read_state
+  return read_state(str(workdir), config, step)
 
 
 @pytest.mark.quick

@@ -95,18 +95,13 @@ def dcgan_mnist(steps: int):
 def trained_state(config, workdir: str):
   """(networks, initial state, state at the last step) of `config`'s run in `workdir`, trained
   first unless it has finished."""
-  from gan_jax import data
-  from gan_jax.train import families
-  from gan_jax.train.checkpoint import Checkpointer
   from gan_jax.train.loop import train_and_evaluate
-  from gan_jax.train.state import initial_state
+  from gan_jax.train.run import build_run
   train_and_evaluate(config, workdir)
-  nets = families.get(config.family).networks(config, data.build(config))
-  initial = initial_state(config, nets)
-  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
-  trained = checkpointer.restore(initial, config.num_steps)
-  checkpointer.close()
-  return nets, initial, trained
+  run = build_run(config)
+  trained = build_run(config, dataset=run.dataset, checkpoints=os.path.join(workdir, 'checkpoints'),
+                      step=config.num_steps).state
+  return run.nets, run.state, trained
 
 
 def trained_dcgan_mnist(steps: int, out: str):

@@ -23,11 +23,12 @@ from gan_jax import data, figures, parallel
 from gan_jax.config import check_devices, check_precision
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
-from gan_jax.train import families, seeds
+from gan_jax.train import seeds
 from gan_jax.train.checks import check
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.samplers import described
-from gan_jax.train.state import GANState, initial_state, param_count, seed_state
+from gan_jax.train.run import build_run
+from gan_jax.train.state import GANState, param_count, seed_state
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import MetricWriter, Progress, create_writer
 
@@ -222,9 +223,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
            on_eval: Callable[[int, dict[str, float]], None] | None) -> dict[str, Any]:
   checkpoint_dir = os.path.join(workdir, 'checkpoints')
   set_aside = _resume_step_pending(workdir, checkpoint_dir, config.resume_step)
-  dataset = data.build(config)
-  family = families.get(config.family)
-  nets = family.networks(config, dataset)
+  run = build_run(config)
+  dataset, family, nets = run.dataset, run.family, run.nets
   mesh = parallel.make_mesh()
   evaluators.check(config, *family.sample_kind(nets, dataset))
   # num_seeds: each seed is evaluated as its own run would be; one seed is the plain run.
@@ -236,7 +236,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
   quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
   quality_samples = [family.evaluation_sampler(c, nets, dataset, mesh) for c in by_seed]
 
-  state = initial_state(config, nets)
+  state = run.state
   checkpointer = Checkpointer(checkpoint_dir, config.keep_checkpoints)
   if checkpointer.latest_step() is not None:
     try:
