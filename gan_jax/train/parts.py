@@ -10,8 +10,11 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 from jax import lax
+from jax.sharding import Mesh
 
 from gan_jax.errors import ConfigError
+from gan_jax.metrics import evaluators
+from gan_jax.models import Networks
 
 PyTree = Any
 
@@ -59,3 +62,16 @@ def check_one_update_per_step(config: ml_collections.ConfigDict, family: str) ->
     if config[field] != 1:
       raise ConfigError(f'config.{field}: {family} training makes one discriminator update per '
                         f'step on unpacked images; use 1, got {config[field]}')
+
+
+def translation_sample_kind(nets: Networks, dataset) -> evaluators.SampleKind:
+  """The translation families' `sample_kind`: images, drawn for no class."""
+  return evaluators.SampleKind(True, False, dataset.num_classes, tuple(dataset.shape))
+
+
+def translation_sampler(config: ml_collections.ConfigDict, nets: Networks, dataset,
+                        mesh: Mesh | None):
+  """The translation families' `evaluation_sampler`: the EMA generators' translations of each
+  entry's held-out sources."""
+  from gan_jax.train.samplers import TranslationSampler  # Heavy (matplotlib): only runs need it.
+  return TranslationSampler(config, nets.generators, mesh)

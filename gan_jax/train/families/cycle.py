@@ -34,9 +34,9 @@ from jax.sharding import Mesh
 from gan_jax import data, losses, models
 from gan_jax.config import non_negative
 from gan_jax.errors import ConfigError, EvaluateError
-from gan_jax.metrics import evaluators
 from gan_jax.models import Networks, apply_model
-from gan_jax.train.parts import check_one_update_per_step, device_mean, ema, optimizer_step
+from gan_jax.train.parts import (check_one_update_per_step, device_mean, ema, optimizer_step,
+                                 translation_sample_kind, translation_sampler)
 
 Batch = dict[str, jax.Array]
 DIRECTIONS = {'g_ab': ('a', 'b'), 'g_ba': ('b', 'a')}   # generator -> (source, target) domain
@@ -101,19 +101,13 @@ def networks(config: ml_collections.ConfigDict, dataset) -> Networks:
                   {'a': tuple(shapes['a']), 'b': tuple(shapes['b'])}, fixed)
 
 
-def sample_kind(nets: Networks, dataset) -> evaluators.SampleKind:
-  return evaluators.SampleKind(True, False, dataset.num_classes, tuple(dataset.shape))
-
-
-def evaluation_sampler(config: ml_collections.ConfigDict, nets: Networks, dataset,
-                       mesh: Mesh | None):
-  """What the evaluators score: the EMA generators' translations of held-out sources."""
-  from gan_jax.train.samplers import TranslationSampler  # Heavy (matplotlib): only runs need it.
-  return TranslationSampler(config, nets.generators, mesh)
+# Images, translated from held-out sources by the EMA generators: as every translation family.
+sample_kind, evaluation_sampler = translation_sample_kind, translation_sampler
 
 
 def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
-  """The sample figure: rows of source | translation | translated back, for 8 held-out images each way, A -> B above B -> A."""
+  """The sample figure: rows of source | translation | translated back, for 8 held-out images
+  each way, A -> B above B -> A."""
   from gan_jax.train.samplers import TranslationPreview  # Heavy (matplotlib): only runs draw.
   return TranslationPreview(config, nets.generators, mesh, ('ab', 'ba'), 8, True)
 

@@ -26,10 +26,10 @@ from jax.sharding import Mesh
 from gan_jax import data, losses, models
 from gan_jax.config import non_negative
 from gan_jax.errors import ConfigError, EvaluateError
-from gan_jax.metrics import evaluators
 from gan_jax.models import Networks, apply_model
 from gan_jax.train import inputs
-from gan_jax.train.parts import check_one_update_per_step, device_mean, ema, optimizer_step
+from gan_jax.train.parts import (check_one_update_per_step, device_mean, ema, optimizer_step,
+                                 translation_sample_kind, translation_sampler)
 
 Batch = dict[str, jax.Array]
 CONTENT_LOSSES = ('l1', 'mse', 'features')
@@ -92,15 +92,8 @@ def _judged(config, source: jax.Array, image: jax.Array) -> jax.Array:
   return jnp.concatenate([source, image], axis=-1) if config.discriminator_sees_source else image
 
 
-def sample_kind(nets: Networks, dataset) -> evaluators.SampleKind:
-  return evaluators.SampleKind(True, False, dataset.num_classes, tuple(dataset.shape))
-
-
-def evaluation_sampler(config: ml_collections.ConfigDict, nets: Networks, dataset,
-                       mesh: Mesh | None):
-  """What the evaluators score: the EMA generators' translations of held-out sources."""
-  from gan_jax.train.samplers import TranslationSampler  # Heavy (matplotlib): only runs need it.
-  return TranslationSampler(config, nets.generators, mesh)
+# Images, translated from held-out sources by the EMA generators: as every translation family.
+sample_kind, evaluation_sampler = translation_sample_kind, translation_sampler
 
 
 def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
