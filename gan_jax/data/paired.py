@@ -237,8 +237,9 @@ class PairedDataset:
   def first(self, count: int, direction: str = 'ab') -> dict[str, np.ndarray]:
     """The first `count` pairs in stored order, in [-1, 1] (evaluation and figures). Made
     sources are made for those pairs only: a held-out split is not converted whole. Pairs go
-    one way: `direction` is 'ab', as for two unpaired domains' `first`."""
-    if direction != 'ab':
+    one way: `direction` is 'ab' or '' (an `evals` entry of paired data names none), as the
+    direction of two unpaired domains' `first`."""
+    if direction not in ('', 'ab'):
       raise DataError(f'{self.name}: (source, target) pairs translate one way (ab), not {direction}')
     if len(self.targets) < count:
       raise DataError(f'{self.name}:{self.split} has {len(self.targets)} pairs; {count} are asked for')
