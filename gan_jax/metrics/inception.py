@@ -272,7 +272,7 @@ def resolve_weights(path: str = '', download: bool = True) -> str:
     return npz
   if not os.path.exists(pth_path):
     if not download:
-      raise InceptionWeightsError(_missing_message(f'no {name} in the cache', url))
+      raise InceptionWeightsError(_missing_message('not in the cache', url))
     os.makedirs(cache_dir(), exist_ok=True)
     try:
       with urllib.request.urlopen(url, timeout=20) as r, open(pth_path + '.part', 'wb') as f:
