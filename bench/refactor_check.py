@@ -52,8 +52,8 @@ def run_all(data_dir: str, out: str, only: list[str]) -> None:
     config = importlib.import_module(f'experiments.{experiment}').get_config(arg)
     config.dataset.data_dir = data_dir
     with tempfile.TemporaryDirectory() as workdir:
-      if launch.train(config, workdir):
-        sys.exit(f'error: {name} failed')
+      if launch.train(config, workdir):  # It printed the error line.
+        sys.exit(1)
       with open(os.path.join(out, f'{name}.jsonl'), 'w') as f:
         f.write(rows_without_timings(os.path.join(workdir, 'metrics.jsonl')))
     print(f'{name}: written', flush=True)

@@ -102,7 +102,7 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   config.eval.best_metric = ''  # Training's choice; nothing is kept here.
   config = check(config)  # Metric names, extractor, sample counts.
 
-  run = build_run(config)
+  run = build_run(config, checked=True)  # Checked with the evaluators just above.
   dataset, family, nets = run.dataset, run.family, run.nets
   kind = family.sample_kind(nets, dataset)
   if not kind.is_image_data:

@@ -95,12 +95,16 @@ def dcgan_mnist(steps: int):
 def trained_state(config, workdir: str):
   """(networks, initial state, state at the last step) of `config`'s run in `workdir`, trained
   first unless it has finished."""
+  from gan_jax.train.checkpoint import Checkpointer
   from gan_jax.train.loop import train_and_evaluate
   from gan_jax.train.run import build_run
   train_and_evaluate(config, workdir)
   run = build_run(config)
-  trained = build_run(config, dataset=run.dataset, checkpoints=os.path.join(workdir, 'checkpoints'),
-                      step=config.num_steps).state
+  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), run.config.keep_checkpoints)
+  try:
+    trained = checkpointer.restore(run.state, config.num_steps)
+  finally:
+    checkpointer.close()
   return run.nets, run.state, trained
 
 

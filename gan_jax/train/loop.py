@@ -223,7 +223,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
            on_eval: Callable[[int, dict[str, float]], None] | None) -> dict[str, Any]:
   checkpoint_dir = os.path.join(workdir, 'checkpoints')
   set_aside = _resume_step_pending(workdir, checkpoint_dir, config.resume_step)
-  run = build_run(config)
+  run = build_run(config, checked=True)  # train_and_evaluate checked it.
   dataset, family, nets = run.dataset, run.family, run.nets
   mesh = parallel.make_mesh()
   evaluators.check(config, *family.sample_kind(nets, dataset))

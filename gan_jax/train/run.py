@@ -29,13 +29,13 @@ class Run:
 
 
 def build_run(config: ml_collections.ConfigDict, *, dataset=None, checkpoints: str = '',
-              step: int | None = None) -> Run:
-  """The run `config` describes, checked first (`checks.check`; the returned config is the
-  resolved one): its dataset (`dataset` if given: one already read, or one that only has the
+              step: int | None = None, checked: bool = False) -> Run:
+  """The run `config` describes, checked first unless `checked` says `checks.check` already
+  returned it (the returned config is the resolved one): its dataset (`dataset` if given: one already read, or one that only has the
   shapes), the family's networks and the initial state; with `checkpoints`, a folder of them,
   the state restored from checkpoint `step` (default: the latest). Raises `UserError`s naming
   what is wrong."""
-  config = check(config)
+  config = config if checked else check(config)
   dataset = data.build(config) if dataset is None else dataset
   family = families.get(config.family)
   nets = family.networks(config, dataset)
