@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -81,11 +82,11 @@ def jax_worker(size: int, xla_default: bool = False) -> None:
   import jax
   import numpy as np
   from jax.sharding import Mesh
-  from gan_jax import models, parallel
+  from gan_jax import parallel
   if xla_default:  # The row that measures what gan_jax's CPU compiler options are worth.
     parallel.compiler_options = lambda mesh: None
   from gan_jax.train.families import base_config
-  from gan_jax.train.state import create_state
+  from gan_jax.train.run import build_run
   from gan_jax.train.step import make_train_step
 
   c = base_config('noise')
@@ -94,10 +95,11 @@ def jax_worker(size: int, xla_default: bool = False) -> None:
   c.discriminator.update(name='dcgan', ch=64)
   c.optim.update(g_lr=2e-4, d_lr=2e-4, g_b1=0.5, d_b1=0.5)
   shape = (size, size, 3)
-  generator, discriminator = models.build(c, shape)
-  nets = models.Networks({'g': generator}, {'d': discriminator}, {'x': shape})
+  shapes_only = types.SimpleNamespace(shape=shape, num_classes=0)  # No data is read: random.
+  run = build_run(c, dataset=shapes_only)
+  nets = run.nets
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
-  state = parallel.replicate(create_state(c, nets), mesh)
+  state = parallel.replicate(run.state, mesh)
   rng = np.random.default_rng(0)
   batch = parallel.shard_batch(
       {'x': rng.uniform(-1, 1, (1, 64, *shape)).astype(np.float32)}, mesh)

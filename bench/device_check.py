@@ -70,10 +70,11 @@ def mesh_of(device) -> Mesh:
   return Mesh(np.array([device]), ('data',), axis_types=(AxisType.Auto,))
 
 
-def networks_and_batch(config):
-  """The family's networks and one batch of random data of the dataset's shapes."""
+def run_and_batch(config):
+  """The run (the family's networks and the initial state, made on the CPU, so that every
+  device starts from the same state) and one batch of random data of the dataset's shapes."""
   from gan_jax import data
-  from gan_jax.train import families
+  from gan_jax.train.run import build_run
   from step_speed import ShapesOnly, random_batch
   if config.dataset.name in data.TOY_DATASETS:
     dataset = data.build(config)
@@ -81,18 +82,18 @@ def networks_and_batch(config):
   else:
     dataset = ShapesOnly(config)
     batch = random_batch(config, dataset)
-  return families.get(config.family).networks(config, dataset), batch
+  with jax.default_device(jax.devices('cpu')[0]):
+    return build_run(config, dataset=dataset), batch
 
 
-def steps_on(config, nets, batch, device, steps: int) -> dict[str, float]:
-  """The metrics of `steps` steps on `device`, from the initial state made on the CPU."""
+def steps_on(config, run, batch, device, steps: int) -> dict[str, float]:
+  """The metrics of `steps` steps on `device`, from the run's initial state."""
   from gan_jax import parallel
-  from gan_jax.train.state import initial_state
   from gan_jax.train.step import make_train_step
   mesh = mesh_of(device)
-  with jax.default_device(jax.devices('cpu')[0]):  # the same initial state on every device
-    state = parallel.replicate(initial_state(config, nets), mesh)
-  step = make_train_step(config, nets, mesh)
+  # A copy: the step donates its input, and the run's state starts the next device's steps.
+  state = parallel.replicate(jax.tree.map(jax.numpy.copy, run.state), mesh)
+  step = make_train_step(config, run.nets, mesh)
   for _ in range(steps):
     state, metrics = step(state, parallel.shard_batch(batch, mesh))
   return {k: float(v) for k, v in jax.device_get(metrics).items()}
@@ -102,10 +103,10 @@ def check_steps(accelerator, specs, rows: list[dict]) -> None:
   cpu = jax.devices('cpu')[0]
   for spec in specs:
     config = load_config(spec)
-    nets, batch = networks_and_batch(config)
+    run, batch = run_and_batch(config)
     with jax.default_matmul_precision('highest'):
-      here = steps_on(config, nets, batch, accelerator, 2)
-      reference = steps_on(config, nets, batch, cpu, 2)
+      here = steps_on(config, run, batch, accelerator, 2)
+      reference = steps_on(config, run, batch, cpu, 2)
     worst = max(abs(here[k] - reference[k]) / max(abs(reference[k]), 1e-3) for k in reference)
     rows.append({'part': 'step = CPU step', 'what': spec.removeprefix('experiments/'),
                  'result': f'max rel. diff {worst:.1e} ({"ok" if worst <= STEP_TOLERANCE else "FAIL"}'
@@ -148,15 +149,13 @@ def flops_of(compiled) -> float:
 
 def time_training(name: str, config, device, iters: int, matmul_n: int, rows: list[dict]) -> None:
   from gan_jax import parallel
-  from gan_jax.train.state import initial_state
   from gan_jax.train.step import make_train_step
-  nets, batch = networks_and_batch(config)
+  run, batch = run_and_batch(config)
   mesh = mesh_of(device)
-  with jax.default_device(device):
-    state = parallel.replicate(initial_state(config, nets), mesh)
+  state = parallel.replicate(run.state, mesh)
   batch = parallel.shard_batch(batch, mesh)
   start = time.perf_counter()
-  compiled = make_train_step(config, nets, mesh).lower(state, batch).compile()
+  compiled = make_train_step(config, run.nets, mesh).lower(state, batch).compile()
   compile_s = time.perf_counter() - start
   holder = {'state': state}  # the step donates its input state
 

@@ -27,8 +27,7 @@ import launch  # noqa: E402  (its --config flag and the parsing that makes error
 from gan_jax import parallel  # noqa: E402
 from gan_jax.config import ConfigError, check_devices  # noqa: E402
 from gan_jax.train.checks import check  # noqa: E402
-from gan_jax.train import families  # noqa: E402
-from gan_jax.train.state import create_state  # noqa: E402
+from gan_jax.train.run import build_run  # noqa: E402
 from gan_jax.train.step import make_train_step  # noqa: E402
 
 _ITERS = flags.DEFINE_integer('iters', 5, 'Timed steps (median).')
@@ -77,12 +76,11 @@ def random_batch(config, dataset: ShapesOnly) -> dict[str, np.ndarray]:
 
 
 def time_step(config, iters: int) -> dict:
-  dataset = ShapesOnly(config)
-  nets = families.get(config.family).networks(config, dataset)
+  run = build_run(config, dataset=ShapesOnly(config), checked=True)  # main checked it.
   mesh = parallel.make_mesh()
-  state = parallel.replicate(create_state(config, nets), mesh)
-  batch = parallel.shard_batch(random_batch(config, dataset), mesh)
-  step = make_train_step(config, nets, mesh)
+  state = parallel.replicate(run.state, mesh)
+  batch = parallel.shard_batch(random_batch(config, run.dataset), mesh)
+  step = make_train_step(config, run.nets, mesh)
   start = time.perf_counter()
   compiled = step.lower(state, batch).compile()
   compile_seconds = time.perf_counter() - start

@@ -10,9 +10,8 @@ from typing import Any
 
 import ml_collections
 
-from gan_jax import data, losses, models
+from gan_jax import losses, models
 from gan_jax.errors import ConfigError
-from gan_jax.metrics import evaluators, modes
 from gan_jax.parallel import bf16_missing
 
 
@@ -74,7 +73,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.cache_dir = ''              # real-data feature cache ('' = $GAN_JAX_CACHE/stats)
   c.eval.best_metric = ''            # e.g. 'fid': keep the best checkpoint by it in workdir/best
   # Sample-quality metrics, by name: each {metric, every, num_samples, extractor, real_split
-  # ('' = dataset.split), num_real (0 = all of it)}; see gan_jax/metrics/evaluators.py.
+  # ('' = the metric's or the family's: the training split for samples, test_split for
+  # translations), num_real (0 = all of it)}; see gan_jax/metrics/evaluators.py and, for each
+  # metric, gan_jax/metrics/records.py.
   c.evals = ml_collections.ConfigDict()
 
   c.log_every = 100
@@ -163,15 +164,6 @@ def _positive(config: ml_collections.ConfigDict, *paths: str) -> None:
       value = value[part]
     if value <= 0:
       raise ConfigError(f'config.{path}: must be positive, got {value}')
-
-
-def logged_metrics(config: ml_collections.ConfigDict) -> set[str]:
-  """The evaluation metrics a run of `config` logs (as `eval/<name>`): its `evals` entries', and
-  the mode metrics on toy data."""
-  known = {k for e in evaluators.entries(config).values() for k in evaluators.entry_keys(e)}
-  if config.dataset.name in data.TOY_DATASETS:
-    known |= set(modes.MODE_METRICS)
-  return known
 
 
 def check(config: ml_collections.ConfigDict, schema: ml_collections.ConfigDict) -> None:

@@ -18,16 +18,15 @@ import sys
 import jax
 import ml_collections
 
-from gan_jax import data, models, parallel
-from gan_jax.errors import CheckpointError, DataError, EvaluateError, MetricInputError, UserError
+from gan_jax import data, parallel
+from gan_jax.errors import DataError, EvaluateError, MetricInputError, UserError
 from gan_jax.metrics import evaluators
 from gan_jax.metrics.extractors import EXTRACTORS
-from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train import seeds
 from gan_jax.train.checks import check
-from gan_jax.train.run import build_run
+from gan_jax.train.run import build_run, restore
 from gan_jax.train.samplers import described
-from gan_jax.train.state import GANState, initial_state, seed_state
+from gan_jax.train.state import seed_state
 
 
 def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
@@ -51,32 +50,6 @@ def check_checkpoint_choice(step: int | None, best: bool) -> None:
     raise EvaluateError('--step and --best: give one of them')
 
 
-def restore_checkpoint(workdir: str, config: ml_collections.ConfigDict, nets: models.Networks,
-                       step: int | None, command: str, best: bool = False) -> GANState:
-  """The state at checkpoint `step` (default: the latest; `best`: the one kept in `workdir/best`)
-  of a workdir; one clear error when it has none, not that step, or a damaged one (naming the
-  intact one for `command --step`)."""
-  directory = os.path.join(workdir, 'best' if best else 'checkpoints')
-  checkpointer = Checkpointer(directory, 1 if best else config.keep_checkpoints)
-  try:
-    steps = checkpointer.all_steps()
-    if not steps and best:
-      raise EvaluateError(f'{directory}: no checkpoint; a run keeps its best one when '
-                          'config.eval.best_metric names a metric it logs')
-    if not steps:
-      raise EvaluateError(f'{checkpointer.directory}: no checkpoints')
-    if step is not None and step not in steps:
-      raise EvaluateError(f'--step {step}: no such checkpoint; saved steps: {steps}')
-    try:
-      return checkpointer.restore(initial_state(config, nets), step)
-    except CheckpointError as e:
-      if e.intact_step is None:
-        raise
-      raise CheckpointError(f'{e}: {command} it with --step {e.intact_step}') from None
-  finally:
-    checkpointer.close()
-
-
 def evaluate(workdir: str, metrics: list[str], step: int | None = None, extractor: str = '',
              num_samples: int = 10_000, real_split: str = '', real: str = '',
              inception_weights: str = '', direction: str = '', best: bool = False
@@ -90,8 +63,8 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
     if m not in evaluators.METRICS:
       raise EvaluateError(f"--metrics: unknown metric {m!r}; known: {sorted(evaluators.METRICS)} "
                           "(FID is 'fd' with the inception extractor)")
-    if num_samples < evaluators.METRICS[m]:
-      raise EvaluateError(f'--num_samples: {m} needs at least {evaluators.METRICS[m]}, '
+    if num_samples < evaluators.METRICS[m].min_samples:
+      raise EvaluateError(f'--num_samples: {m} needs at least {evaluators.METRICS[m].min_samples}, '
                           f'got {num_samples}')
   config = load_workdir_config(workdir)
   default_extractor = next((e.extractor for e in evaluators.entries(config).values()), 'inception')
@@ -104,27 +77,29 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
 
   run = build_run(config, checked=True)  # Checked with the evaluators just above.
   dataset, family, nets = run.dataset, run.family, run.nets
-  kind = family.sample_kind(nets, dataset)
+  kind = family.sample_kind(config, nets, dataset)
   if not kind.is_image_data:
     raise EvaluateError(f'{workdir} trained on toy data ({config.dataset.name}); its mode metrics '
                         'are in metrics.jsonl')
-  evaluators.check(config, *kind._replace(conditional=kind.conditional or bool(real)))
+  evaluators.check(config, kind._replace(conditional=kind.conditional or bool(real)))
   mesh = parallel.make_mesh()
-  quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
+  quality = evaluators.Evaluators(config, kind, mesh)
   results, texts = {}, {}
   if real:
     try:
-      images, labels, source = evaluators.real_data(config, real, num_samples, direction[1:])
+      images, labels, source = data.real_images(config, real, num_samples, direction[1:])
     except (DataError, MetricInputError) as e:
       raise EvaluateError(f'--real {real}: {e}') from None
     for name in quality.entries:
-      r, t = quality.score(name, images, labels, f'real images of {source}')
+      # Real images are their own targets.
+      samples = evaluators.Samples(images, labels, targets=images, targets_of=source)
+      r, t = quality.score(name, samples, f'real images of {source}')
       results.update(r)
       texts.update(t)
     return None, results, texts
 
-  state = parallel.replicate(restore_checkpoint(workdir, config, nets, step, 'evaluate', best),
-                             mesh)
+  checkpoints = os.path.join(workdir, 'best' if best else 'checkpoints')
+  state = parallel.replicate(restore(checkpoints, config, run.state, step, 'evaluate', best), mesh)
   step = int(state.step)
   run_seeds = seeds.run_seeds(config)  # A num_seeds run: every seed, then their mean.
   per_seed = []

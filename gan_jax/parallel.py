@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Sequence
 
 import jax
@@ -54,7 +55,6 @@ def bf16_missing(devices: Sequence[Any]) -> str | None:
 def accelerator_notice() -> str | None:
   """A line for the user when an accelerator runtime is installed but jax found no accelerator
   and fell back to the CPU (e.g. gan_jax's [tpu] extra on a machine without TPUs)."""
-  import importlib.util
   if jax.default_backend() != 'cpu':
     return None
   if importlib.util.find_spec('libtpu') is not None:

@@ -127,8 +127,7 @@ def _probe_values(key: str, space: Any) -> list[Any]:
 def check_sweep(spec: Any, config: ml_collections.ConfigDict) -> Sweep:
   """Checks a `get_sweep` result against the locked config it sweeps: every key a field, every
   value one the config accepts, the metric one it logs. Raises `SweepError` before any trial."""
-  from gan_jax.config import logged_metrics
-  from gan_jax.train.checks import check
+  from gan_jax.train.checks import check, logged_metrics
   if not isinstance(spec, dict):
     raise SweepError(f'get_sweep: expected a dict of {SPEC_FIELDS}, got {type(spec).__name__}')
   unknown = sorted(set(spec) - set(SPEC_FIELDS))

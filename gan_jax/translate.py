@@ -19,12 +19,14 @@ import os
 import sys
 
 import numpy as np
+from PIL import Image
 
 from gan_jax.data.images import IMAGE_SUFFIXES, decode_image_file
 from gan_jax.data.paired import luma
 from gan_jax.errors import DataError, EvaluateError, UserError
-from gan_jax.evaluate import check_checkpoint_choice, load_workdir_config, restore_checkpoint
+from gan_jax.evaluate import check_checkpoint_choice, load_workdir_config
 from gan_jax.train import families, seeds
+from gan_jax.train.run import build_run
 from gan_jax.train.samplers import generator_function
 from gan_jax.train.state import seed_state
 
@@ -64,7 +66,9 @@ def load_generator(workdir: str, step: int | None = None, direction: str = '',
                            else f' {run_seeds[0]}'))
   nets, name, channels = families.get(config.family).translator(
       config, lambda: saved_shapes(workdir), direction, workdir)
-  state = restore_checkpoint(workdir, config, nets, step, 'translate', best)
+  checkpoints = os.path.join(workdir, 'best' if best else 'checkpoints')
+  state = build_run(config, nets=nets, checkpoints=checkpoints, step=step, checked=True,
+                    command='translate', best=best).state  # Checked as the workdir was read.
   if len(run_seeds) > 1:
     state = seed_state(state, run_seeds.index(run_seeds[0] if seed is None else seed))
   return (nets.generators[name], state.g_ema_params[name], state.g_batch_stats[name], channels,
@@ -89,7 +93,6 @@ def translate(workdir: str, input_path: str, output_dir: str, step: int | None =
     out = np.round((np.clip(out, -1, 1) + 1) * 127.5).astype(np.uint8)
     name = os.path.splitext(os.path.basename(file))[0] + '.png'
     path = os.path.join(output_dir, name)
-    from PIL import Image
     Image.fromarray(out[..., 0] if out.shape[-1] == 1 else out).save(path)
     written.append(path)
   return written

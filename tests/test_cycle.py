@@ -3,6 +3,7 @@ devices (pools included), unpaired data, and the experiment end to end with exac
 
 import json
 import os
+import types
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,8 @@ from gan_jax.models.cyclegan import CycleGANGenerator
 from gan_jax.models.layers import ConvTranspose
 from gan_jax.models.unet import PatchGANDiscriminator
 from gan_jax.train.families import cycle
-from gan_jax.train.state import initial_state, param_count
+from gan_jax.train.run import build_run
+from gan_jax.train.state import param_count
 from gan_jax.train.step import make_train_step
 
 
@@ -167,9 +169,9 @@ def reference_step(config, nets, state, batch):
 
 def test_cycle_step_equals_the_reference():
   config = small_config(pool_size=0)
-  nets = cycle.networks(config, RandomDomains())
+  run = build_run(config, dataset=RandomDomains())
   from test_paired import steps_match_reference
-  for metrics in steps_match_reference(config, nets, initial_state(config, nets), reference_step,
+  for metrics in steps_match_reference(config, run.nets, run.state, reference_step,
                                        RandomDomains().batch):
     assert metrics['g_identity_loss'] > 0 and metrics['d_a_loss'] > 0
 
@@ -179,11 +181,12 @@ def test_the_discriminators_judge_what_a_full_pool_returns():
   the images its pool returns, some of them earlier fakes, not on this step's own fakes; and the
   pools keep what the reference's ImagePool keeps."""
   config = small_config(pool_size=4)
-  nets = cycle.networks(config, RandomDomains())
+  run = build_run(config, dataset=RandomDomains())
+  nets = run.nets
   rng = np.random.default_rng(0)
   pools = {side: {'images': jnp.asarray(rng.uniform(-1, 1, (4, 12, 12, 3)), jnp.float32),
                   'count': jnp.asarray(4, jnp.int32)} for side in ('a', 'b')}
-  state = initial_state(config, nets).replace(running={'pools': pools})
+  state = run.state.replace(running={'pools': pools})
   batch = RandomDomains().batch(0)
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
   new_state, metrics = jax.device_get(make_train_step(config, nets, mesh)(
@@ -211,7 +214,7 @@ def test_the_discriminators_judge_what_a_full_pool_returns():
 
 def run_steps(config, devices):
   from test_paired import run_steps
-  return run_steps(config, devices, steps=3, family=cycle, dataset=RandomDomains())
+  return run_steps(config, devices, steps=3, dataset=RandomDomains())
 
 
 def random_classifier(path, channels: int = 1) -> str:
@@ -399,19 +402,22 @@ def test_cycle_config_mistakes_fail_validation():
     cycle.semantic_network(config)
   config = cyclegan_mnist_mnistm.get_config('runlocal')
   config.evals.psnr_ab = dict(metric='psnr', direction='ab')
+  from gan_jax.metrics import evaluators
+  # The family's own account of its samples, for a dataset of ten classes of 28 x 28 x 3 images.
+  kind = lambda: cycle.sample_kind(config, None, types.SimpleNamespace(num_classes=10,
+                                                                       shape=(28, 28, 3)))
   with pytest.raises(ConfigError, match='true targets'):
-    from gan_jax.metrics import evaluators
-    evaluators.check(config, True, False, 10, (28, 28, 3))
+    evaluators.check(config, kind())
   # The training split's domains are disjoint halves: no B image there is a known translation.
   config.evals = {'psnr_ba_val': dict(metric='psnr', direction='ba', real_split='train[256:384]',
                                       tag='val')}
   with pytest.raises(ConfigError, match='true targets'):
-    evaluators.check(config, True, False, 10, (28, 28, 3))
+    evaluators.check(config, kind())
   config.evals.psnr_ba_val.real_split = 'test[:64]'
-  evaluators.check(config, True, False, 10, (28, 28, 3))
+  evaluators.check(config, kind())
   config.evals = {'fd': dict(metric='fd', extractor='mnistm_cnn')}
   with pytest.raises(ConfigError, match='say which translation is scored'):
-    evaluators.check(config, True, False, 10, (28, 28, 3))
+    evaluators.check(config, kind())
 
 
 def test_cyclegan_runlocal_end_to_end_and_exact_resume(tmp_path, tfds_dir, monkeypatch, capsys):
@@ -493,12 +499,12 @@ def test_baselines_of_the_validation_entry_are_scored_on_the_validation_digits(t
   config.evals = {k: v for k, v in config.evals.items() if k in ('accuracy_ab', 'accuracy_ab_val')}
   rows = baselines.score_baselines(config)
   # Copying the input: the first 64 A digits of each entry's split, read here on their own.
-  quality = evaluators.Evaluators(config, 10, None)
+  quality = evaluators.Evaluators(config, evaluators.SampleKind(True, False, 10), None)
   for name, split, key in (('accuracy_ab', 'test[:64]', 'accuracy_mnistm_cnn_ab'),
                            ('accuracy_ab_val', 'train[256:320]', 'accuracy_mnistm_cnn_ab_val')):
     digits, labels, _ = load_tfds('mnist', split, tfds_dir, 0, False, 0, 1)
     copies = np.repeat(digits, 3, -1).astype(np.float32) / 127.5 - 1
-    expected = quality.score(name, copies, labels, 'copies')[0][f'eval/{key}']
+    expected = quality.score(name, evaluators.Samples(copies, labels), 'copies')[0][f'eval/{key}']
     assert rows['copy the input'][f'eval/{key}'] == expected
     # Real B images, by their own digits: in the validation split, image i of B is not made from
     # digit i of A (the training split's domains are disjoint halves).

@@ -1,8 +1,13 @@
-"""The toy datasets: fixed points, deterministic epochs, disjoint per-process shares."""
+"""The toy datasets: fixed points, deterministic epochs, disjoint per-process shares; every
+dataset's seeds."""
+
+import importlib
 
 import numpy as np
+import pytest
 
-from gan_jax.data import ToyDataset, mode_centers
+from gan_jax import data
+from gan_jax.data import ToyDataset, images, mode_centers
 
 
 def test_points_follow_the_mixture():
@@ -42,3 +47,21 @@ def test_processes_read_disjoint_columns_of_the_global_batch():
   steps = np.arange(30)
   joined = np.concatenate([p.indices(steps) for p in parts], axis=-1)
   np.testing.assert_array_equal(joined, whole.indices(steps))
+
+
+@pytest.mark.parametrize('experiment', ['gan_grid', 'dcgan_mnist', 'pix2pix_edges2mnist',
+                                        'cyclegan_mnist_mnistm'])
+def test_every_dataset_reads_the_order_of_a_seed_and_its_files_once(experiment, tfds_dir,
+                                                                    monkeypatch):
+  config = importlib.import_module(f'experiments.{experiment}').get_config('runlocal')
+  config.dataset.data_dir = tfds_dir
+  dataset = data.build(config)
+  assert isinstance(dataset, data.Dataset)
+  first = dataset.batch(0)
+  # Another seed reads the arrays already read: the files are not opened again.
+  monkeypatch.setattr(images, '_load_tfds', lambda *a, **k: pytest.fail('read again'))
+  other, same = dataset.with_seed(config.seed + 1), dataset.with_seed(config.seed)
+  assert other.seed == config.seed + 1 and dataset.seed == config.seed
+  for key, value in first.items():
+    np.testing.assert_array_equal(same.batch(0)[key], value)
+  assert any(not np.array_equal(other.batch(0)[k], v) for k, v in first.items())

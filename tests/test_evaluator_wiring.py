@@ -14,7 +14,7 @@ from experiments import dcgan_mnist
 from gan_jax import parallel
 from gan_jax.train.checks import check
 from gan_jax.data.images import load_tfds
-from gan_jax.metrics import classifier, evaluators, extractors, scores
+from gan_jax.metrics import classifier, evaluators, extractors, records, scores
 from gan_jax.train.families import noise
 from gan_jax.train.samplers import EvaluatorSampler
 from gan_jax.train.state import create_state
@@ -37,7 +37,7 @@ def wiring(tfds_dir, tmp_path_factory):
   c.evals = {m: dict(metric=m, extractor='mnist_cnn', real_split=REAL_SPLIT) for m in METRICS}
   check(c)
   mesh = parallel.make_mesh()
-  quality = evaluators.Evaluators(c, 10, mesh)
+  quality = evaluators.Evaluators(c, evaluators.SampleKind(True, True, 10), mesh)
   fake, fake_labels = _images(tfds_dir, 'test[:200]')
   fake = np.roll(fake, 2, axis=2)  # Another distribution than the reference's.
   real, real_labels = _images(tfds_dir, REAL_SPLIT)
@@ -48,7 +48,8 @@ def wiring(tfds_dir, tmp_path_factory):
 
 
 def _logged(w, name):
-  scalars, texts = w['quality'].score(name, w['fake'], w['fake_labels'], 'shifted test images')
+  samples = evaluators.Samples(w['fake'], w['fake_labels'])
+  scalars, texts = w['quality'].score(name, samples, 'shifted test images')
   assert f'{len(w["fake"])} shifted test images' in next(iter(texts.values()))
   return scalars
 
@@ -95,12 +96,12 @@ def test_inception_score_is_of_the_samples_logits(wiring):
 def test_cas_trains_on_the_samples_and_tests_on_the_reference(wiring):
   w = wiring
   logged = _logged(w, 'cas')
-  params = classifier.train_classifier(w['fake'], w['fake_labels'], 10, evaluators.CAS_EPOCHS,
+  params = classifier.train_classifier(w['fake'], w['fake_labels'], 10, records.CAS_EPOCHS,
                                        seed=w['config'].seed)
   assert logged['eval/cas'] == classifier.accuracy(params, w['real'], w['real_labels'], 10)
   # Trained on the reference and tested on the samples instead: another number.
   other = classifier.train_classifier(w['real'][:200], w['real_labels'][:200], 10,
-                                      evaluators.CAS_EPOCHS, seed=w['config'].seed)
+                                      records.CAS_EPOCHS, seed=w['config'].seed)
   assert classifier.accuracy(other, w['fake'], w['fake_labels'], 10) != logged['eval/cas']
 
 
@@ -110,7 +111,8 @@ def test_stacked_mnist_classifies_each_channel(wiring):
   # Channel c of sample i is digit i + 67 c: triples no single channel determines.
   index = np.arange(len(fake))
   stacked = np.concatenate([fake[(index + 67 * c) % len(fake)] for c in range(3)], axis=-1)
-  logged, _ = w['quality'].score('stacked_modes', stacked, labels, 'stacked test images')
+  logged, _ = w['quality'].score('stacked_modes', evaluators.Samples(stacked, labels),
+                                 'stacked test images')
   digits = w['fake_out']['logits'].argmax(-1)
   modes = sum(10 ** (2 - c) * digits[(index + 67 * c) % len(fake)] for c in range(3))
   p = np.bincount(modes, minlength=1000) / len(modes)
@@ -124,7 +126,7 @@ def test_the_ema_generator_is_scored(wiring):
   w = wiring
   c = w['config'].copy_and_resolve_references()
   c.evals = {'fd': dict(metric='fd', extractor='mnist_cnn', real_split=REAL_SPLIT, num_samples=64)}
-  quality = evaluators.Evaluators(c, 10, w['mesh'])
+  quality = evaluators.Evaluators(c, evaluators.SampleKind(True, True, 10), w['mesh'])
   nets = noise.networks(c, RandomImages)
   sampler = EvaluatorSampler(c, nets.generators['g'], 10, w['mesh'])
   state = create_state(c, nets)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from experiments import dcgan_mnist
-from gan_jax import parallel
+from gan_jax import data, parallel
 from gan_jax.config import ConfigError
 from gan_jax.train.checks import check
-from gan_jax.metrics import classifier, evaluators, extractors, inception
+from gan_jax.metrics import classifier, evaluators, extractors, inception, records
 from gan_jax.metrics.scores import MetricInputError
 
 SHIPPED_ACCURACY = {'mnist': 0.98, 'fashion_mnist': 0.90, 'cifar10': 0.64, 'mnistm': 0.96}
@@ -113,7 +113,7 @@ def test_bad_evals_entries_fail_validation_naming_the_field(tfds_dir):
     check(c)
   c = _config(tfds_dir, a=dict(metric='intra_fd', extractor='mnist_cnn'))
   with pytest.raises(evaluators.EvalConfigError, match='needs a class-conditional generator'):
-    evaluators.check(c, True, False, 10)
+    evaluators.check(c, evaluators.SampleKind(True, False, 10))
 
 
 def test_a_tag_names_an_entrys_results_apart():
@@ -136,14 +136,16 @@ def test_real_split_against_itself_is_zero_and_statistics_are_cached(tfds_dir, t
   c = _config(tfds_dir, fd=dict(metric='fd', extractor='mnist_cnn'),
               pr=dict(metric='pr', extractor='mnist_cnn'))
   c.eval.cache_dir = str(tmp_path)
-  quality = evaluators.Evaluators(c, 10, parallel.make_mesh())
-  images, labels, source = evaluators.real_data(c, 'train[:256]', 0)
-  scalars, texts = quality.score('fd', images, labels, f'real images of {source}')
+  kind = evaluators.SampleKind(True, False, 10, reference_split=c.dataset.split)
+  quality = evaluators.Evaluators(c, kind, parallel.make_mesh())
+  images, labels, source = data.real_images(c, 'train[:256]', 0)
+  real = evaluators.Samples(images, labels)
+  scalars, texts = quality.score('fd', real, f'real images of {source}')
   assert abs(scalars['eval/fd_mnist_cnn']) < 1e-6
   assert len(os.listdir(tmp_path)) == 1
   # The second metric reads the cached features; the dataset is not touched again.
-  monkeypatch.setattr(evaluators, 'real_data', lambda *a: pytest.fail('statistics not cached'))
-  scalars, _ = quality.score('pr', images, labels, 'real images')
+  monkeypatch.setattr(data, 'real_images', lambda *a: pytest.fail('statistics not cached'))
+  scalars, _ = quality.score('pr', real, 'real images')
   assert scalars['eval/precision_mnist_cnn'] == scalars['eval/recall_mnist_cnn'] == 1.0
 
 
@@ -156,9 +158,9 @@ def test_stacked_mnist_modes_count_digit_triples():
   triples = np.array([[d // 100, d // 10 % 10, d % 10] for d in range(1000)])
   images = np.zeros((1000, 28, 28, 3), np.float32)
   images[:, 0, 0, :] = triples / 4.5 - 1
-  uniform = evaluators.stacked_mnist_modes(images, fake_mnist)
+  uniform = records.stacked_mnist_modes(images, fake_mnist)
   assert uniform == {'stacked_modes': 1000.0, 'stacked_kl': pytest.approx(0.0, abs=1e-12)}
-  collapsed = evaluators.stacked_mnist_modes(images[:10].repeat(100, axis=0), fake_mnist)
+  collapsed = records.stacked_mnist_modes(images[:10].repeat(100, axis=0), fake_mnist)
   assert collapsed['stacked_modes'] == 10
   np.testing.assert_allclose(collapsed['stacked_kl'], np.log(100))
 
@@ -166,12 +168,14 @@ def test_stacked_mnist_modes_count_digit_triples():
 def test_classification_accuracy_score_trains_on_samples_and_tests_on_real(tfds_dir):
   c = _config(tfds_dir, cas=dict(metric='cas', num_samples=512, extractor='mnist_cnn',
                                  real_split='test[:500]'))
-  quality = evaluators.Evaluators(c, 10, None)
-  images, labels, _ = evaluators.real_data(c, 'train[:512]', 0)
-  scalars, texts = quality.score('cas', images, labels, 'real images standing in for samples')
+  quality = evaluators.Evaluators(c, evaluators.SampleKind(True, True, 10), None)
+  images, labels, _ = data.real_images(c, 'train[:512]', 0)
+  scalars, texts = quality.score('cas', evaluators.Samples(images, labels),
+                                 'real images standing in for samples')
   assert scalars['eval/cas'] > 0.35  # 40 steps on real data: well above chance (0.1).
   assert 'tested on 500 images of mnist:test[:500]' in texts['eval/cas_protocol']
-  shuffled, _ = quality.score('cas', images, np.random.default_rng(0).permutation(labels), 'x')
+  shuffled, _ = quality.score('cas', evaluators.Samples(
+      images, np.random.default_rng(0).permutation(labels)), 'x')
   assert shuffled['eval/cas'] < 0.2  # Samples whose labels mean nothing: chance.
 
 

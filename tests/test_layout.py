@@ -88,3 +88,22 @@ def test_the_core_does_not_branch_on_the_kind_of_data(module):
   for word in ('is_translation(', 'is_paired(', 'is_unpaired(', 'ToyDataset', 'PairedDataset',
                'UnpairedDataset', 'family ==', "family in (", 'family not in', 'is_conditional('):
     assert word not in text, (module, word)
+
+
+# What tells one kind of data from another: only data/ and the families may ask it.
+DATA_KINDS = ('is_paired', 'is_unpaired', 'is_translation', 'TOY_DATASETS', 'ToyDataset',
+              'ImageDataset', 'PairedDataset', 'UnpairedDataset', 'known_truth_directions',
+              'STACKED_MNIST')
+
+
+def test_only_the_families_and_data_branch_on_the_kind_of_data():
+  asked = []
+  for name, path in _modules().items():
+    if name.startswith(('gan_jax.data', 'gan_jax.train.families')):
+      continue
+    for node in ast.walk(ast.parse(open(path).read())):
+      used = (node.attr if isinstance(node, ast.Attribute) else
+              node.id if isinstance(node, ast.Name) else
+              ' '.join(a.name for a in node.names) if isinstance(node, ast.ImportFrom) else '')
+      asked += [(name, kind) for kind in DATA_KINDS if kind in used.split()]
+  assert asked == []

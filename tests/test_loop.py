@@ -11,8 +11,7 @@ from gan_jax.train.checks import check
 from gan_jax.metrics import evaluators, modes
 from gan_jax.train import loop, train_and_evaluate
 from gan_jax.train.loop import BestCheckpoint
-from gan_jax.train.families import noise
-from gan_jax.train.state import initial_state
+from gan_jax.train.run import build_run
 from test_train import resume_config
 
 
@@ -71,8 +70,7 @@ def test_every_metric_key_has_its_direction():
 ])
 def test_best_checkpoint_keeps_the_best_step(tmp_path, metric, values, best_step):
   config = resume_config()
-  dataset = data.build(config)
-  state = initial_state(config, noise.networks(config, dataset))
+  state = build_run(config).state
   best = BestCheckpoint(str(tmp_path), metric)
   for step, value in enumerate(values, start=1):
     best.update(step, state.replace(step=np.int32(step)), {f'eval/{metric}': value, 'other': 0.0})

@@ -212,3 +212,21 @@ def test_acgan_discriminator_predicts_the_class(name):
   # It does not see the label: the same image gets the same outputs under any label.
   again = discriminator.apply(d_vars, x, jnp.array([1, 1, 1]), train=False)
   np.testing.assert_array_equal(again[1], class_logits)
+
+
+def test_a_model_names_what_it_is_conditioned_on():
+  from experiments import dcgan_mnist
+
+  class Captioned(nn.Module):  # A stand-in text-conditioned generator.
+    conditioning: str = 'fusion'
+    condition_kind = 'text'
+
+  plain, _ = models.build(dcgan_mnist.get_config('runlocal'), (28, 28, 1), 10)
+  labelled, judge = models.build(dcgan_mnist.get_config('runlocal,conditional'), (28, 28, 1), 10)
+  assert models.condition_kind(plain) == '' and not models.is_conditional(plain)
+  assert models.condition_kind(labelled) == models.condition_kind(judge) == 'class'
+  assert models.is_conditional(labelled)
+  # A caption is not a class label: nothing that draws labels treats it as one.
+  assert models.condition_kind(Captioned()) == 'text' and not models.is_conditional(Captioned())
+  bf16 = models.LowPrecision(labelled)
+  assert models.condition_kind(bf16) == 'class'

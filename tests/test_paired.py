@@ -22,7 +22,8 @@ from gan_jax.metrics import scores
 from gan_jax.models.unet import PatchGANDiscriminator, UNetGenerator, layers_for, receptive_field
 from gan_jax.train import train_and_evaluate
 from gan_jax.train.families import paired as paired_family
-from gan_jax.train.state import initial_state, param_count
+from gan_jax.train.run import build_run
+from gan_jax.train.state import param_count
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import read_jsonl
 
@@ -174,14 +175,16 @@ def reference_step(config, nets, state, batch):
               d_opt_state=d_opt, g_batch_stats={'g': g_stats}, d_batch_stats={'d': d_stats}), g_loss
 
 
-def run_steps(config, devices, steps=2, family=paired_family, dataset=RandomPairs()):
+def run_steps(config, devices, steps=2, dataset=RandomPairs()):
   """(state, last metrics) after `steps` train steps on `devices` devices, from the same data."""
   mesh = Mesh(np.array(jax.devices()[:devices]), ('data',))
-  nets = family.networks(config, dataset)
-  state = parallel.replicate(initial_state(config, nets), mesh)
-  train_step = make_train_step(config, nets, mesh)
+  run = build_run(config, dataset=dataset)
+  state = parallel.replicate(run.state, mesh)
+  train_step = make_train_step(config, run.nets, mesh)
   for step in range(steps):
-    state, metrics = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
+    batch = parallel.shard_batch(dataset.batch(step), mesh)
+    with jax.transfer_guard('disallow'):  # Inside the step, nothing moves implicitly.
+      state, metrics = train_step(state, batch)
   return jax.device_get(state), jax.device_get(metrics)
 
 
@@ -189,8 +192,8 @@ def run_steps(config, devices, steps=2, family=paired_family, dataset=RandomPair
 @pytest.mark.parametrize('overrides', [{'content_weight': 10.0, 'optim.d_lr': 5e-4}])
 def test_paired_step_equals_the_reference(overrides):
   config = small_config(sync_batch_norm=False, **overrides)  # The reference runs on no mesh.
-  nets = paired_family.networks(config, RandomPairs())
-  state = initial_state(config, nets)
+  run = build_run(config, dataset=RandomPairs())
+  nets, state = run.nets, run.state
   state = state.replace(g_ema_params=jax.tree.map(lambda p: p + 0.5, state.g_ema_params))
   for metrics in steps_match_reference(config, nets, state, reference_step, RandomPairs().batch):
     np.testing.assert_allclose(metrics['g_loss'], config.adversarial_weight *

@@ -12,8 +12,7 @@ from jax.sharding import Mesh
 from gan_jax import parallel
 from gan_jax.train.checks import check
 from gan_jax.errors import ConfigError
-from gan_jax.train import families
-from gan_jax.train.state import initial_state
+from gan_jax.train.run import build_run
 from gan_jax.train.step import make_train_step
 
 
@@ -34,9 +33,9 @@ def cycle_case():
 
 def run(config, dataset, steps=2):
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
-  nets = families.get(config.family).networks(config, dataset)
-  state = parallel.replicate(initial_state(config, nets), mesh)
-  train_step = make_train_step(config, nets, mesh)
+  built = build_run(config, dataset=dataset)
+  state = parallel.replicate(built.state, mesh)
+  train_step = make_train_step(config, built.nets, mesh)
   history = []
   for step in range(steps):
     batch = parallel.shard_batch(dataset.batch(step), mesh)

@@ -11,8 +11,7 @@ from jax.sharding import Mesh
 
 from experiments import dcgan_mnist, gan_grid
 from gan_jax import data, models, parallel
-from gan_jax.train.families import noise
-from gan_jax.train.state import create_state
+from gan_jax.train.run import build_run
 from gan_jax.train.step import make_train_step
 
 # (discriminator loss of (real logits, fake logits), generator loss of fake logits), as published.
@@ -205,9 +204,9 @@ def test_train_step_equals_the_reference(case):
   mesh = Mesh(np.array(jax.devices()[:devices]), ('data',))
   dataset = (RandomImages(config.n_critic) if config.dataset.name == 'mnist'
              else data.build(config))
-  nets = noise.networks(config, dataset)
+  run = build_run(config, dataset=dataset)
+  nets, state = run.nets, run.state
   generator, discriminator = nets.generators['g'], nets.discriminators['d']
-  state = create_state(config, nets)
   # The EMA starts away from the generator, so that its update is visible.
   state = state.replace(g_ema_params=jax.tree.map(lambda p: p + 0.5, state.g_ema_params))
   train_step = make_train_step(config, nets, mesh)

@@ -1,17 +1,18 @@
 """`config.num_seeds`: N seeds as one vmapped program, each seed the run of its own seed."""
 
 import json
+import os
 
 import jax
 import numpy as np
 import pytest
 
 from experiments import dcgan_mnist, gan_grid, srgan_cifar
-from gan_jax import data, parallel
-from gan_jax.train import families, seeds
-from gan_jax.train.checkpoint import Checkpointer
+from gan_jax import parallel
+from gan_jax.train import seeds
 from gan_jax.train.loop import train_and_evaluate
-from gan_jax.train.state import initial_state, seed_state
+from gan_jax.train.run import build_run
+from gan_jax.train.state import seed_state
 from gan_jax.train.step import make_train_step
 from gan_jax.train.writers import read_jsonl
 
@@ -19,9 +20,8 @@ from gan_jax.train.writers import read_jsonl
 def run_steps(config, steps):
   """(state, metrics of the last step) after `steps` steps on all 8 devices."""
   mesh = parallel.make_mesh()
-  dataset = data.build(config)
-  nets = families.get(config.family).networks(config, dataset)
-  state = parallel.replicate(initial_state(config, nets), mesh)
+  run = build_run(config)
+  dataset, nets, state = run.dataset, run.nets, parallel.replicate(run.state, mesh)
   train_step = make_train_step(config, nets, mesh)
   many = config.num_seeds > 1
   batches = seeds.SeedBatches(dataset, seeds.run_seeds(config)) if many else dataset
@@ -101,10 +101,7 @@ def test_many_seeds_run_logs_checkpoints_and_resumes(tmp_path):
     assert (tmp_path / 'many' / f'samples_{config.num_steps:07d}_seed{s}.png').exists()
 
   # The checkpoint holds every seed.
-  nets = families.get('noise').networks(config, data.build(config))
-  checkpointer = Checkpointer(str(tmp_path / 'many' / 'checkpoints'), 3)
-  saved = checkpointer.restore(initial_state(config, nets))
-  checkpointer.close()
+  saved = build_run(config, checkpoints=str(tmp_path / 'many' / 'checkpoints')).state
   assert jax.tree.leaves(saved.g_params)[0].shape[0] == 2
   assert int(saved.step) == config.num_steps
 
@@ -114,9 +111,7 @@ def test_many_seeds_run_logs_checkpoints_and_resumes(tmp_path):
   half.num_steps = config.num_steps // 2
   train_and_evaluate(half, resumed_dir)
   train_and_evaluate(config, resumed_dir)
-  checkpointer = Checkpointer(resumed_dir + '/checkpoints', 3)
-  resumed = checkpointer.restore(initial_state(config, nets))
-  checkpointer.close()
+  resumed = build_run(config, checkpoints=resumed_dir + '/checkpoints').state
   jax.tree.map(np.testing.assert_array_equal, jax.tree.leaves(resumed.g_params),
                jax.tree.leaves(saved.g_params))
   with open(tmp_path / 'many' / 'config.json') as f:
@@ -162,9 +157,8 @@ def test_translate_picks_a_seed_of_a_many_seeds_run(tfds_dir, tmp_path, capsys):
                            str(tmp_path / f'out{seed}'), '--seed', str(seed)]) == 0
     outputs.append(np.asarray(Image.open(tmp_path / f'out{seed}' / 'x.png')))
   # Seed 1's output is the generator at index 1 of the saved stack.
-  from gan_jax.evaluate import restore_checkpoint
-  nets = families.get('paired').networks(config, data.build(config))
-  saved = seed_state(restore_checkpoint(workdir, config, nets, None, 'test'), 1)
+  run = build_run(config, checkpoints=os.path.join(workdir, 'checkpoints'))
+  nets, saved = run.nets, seed_state(run.state, 1)
   expected = nets.generators['g'].apply(
       {'params': saved.g_ema_params['g'], 'batch_stats': saved.g_batch_stats['g']},
       low[None].astype(np.float32) / 127.5 - 1, train=False)

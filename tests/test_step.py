@@ -12,6 +12,7 @@ from experiments import gan_grid
 from gan_jax import data, parallel
 from gan_jax.train.families import noise
 from gan_jax.train.parts import pack
+from gan_jax.train.run import build_run
 from gan_jax.train.state import initial_state
 from gan_jax.train.step import make_train_step
 
@@ -30,12 +31,13 @@ def small_config(**overrides):
 
 def run_steps(config, num_devices, steps=3):
   mesh = Mesh(np.array(jax.devices()[:num_devices]), ('data',))
-  dataset = data.build(config)
-  nets = noise.networks(config, dataset)
-  state = parallel.replicate(initial_state(config, nets), mesh)
-  train_step = make_train_step(config, nets, mesh)
+  run = build_run(config)
+  state = parallel.replicate(run.state, mesh)
+  train_step = make_train_step(config, run.nets, mesh)
   for step in range(steps):
-    state, metrics = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
+    batch = parallel.shard_batch(run.dataset.batch(step), mesh)
+    with jax.transfer_guard('disallow'):  # Inside the step, nothing moves implicitly.
+      state, metrics = train_step(state, batch)
   return jax.device_get(state), jax.device_get(metrics)
 
 
@@ -60,7 +62,7 @@ def test_eight_devices_match_one(overrides):
   if overrides.get('gp_weight'):
     assert 'gp' in metrics8
   # The run moved: parameters differ from their initial values.
-  init = initial_state(config, noise.networks(config, data.build(config)))
+  init = build_run(config).state
   assert not np.allclose(init.g_params['g']['Dense_0']['kernel'],
                          state8.g_params['g']['Dense_0']['kernel'])
 
@@ -68,11 +70,10 @@ def test_eight_devices_match_one(overrides):
 def test_state_is_replicated_and_donated():
   config = small_config()
   mesh = parallel.make_mesh()
-  dataset = data.build(config)
-  nets = noise.networks(config, dataset)
-  state = parallel.replicate(initial_state(config, nets), mesh)
-  train_step = make_train_step(config, nets, mesh)
-  batch = parallel.shard_batch(dataset.batch(0), mesh)
+  run = build_run(config)
+  state = parallel.replicate(run.state, mesh)
+  train_step = make_train_step(config, run.nets, mesh)
+  batch = parallel.shard_batch(run.dataset.batch(0), mesh)
   assert batch['x'].shape == (2, 32, 2) and len(batch['x'].sharding.device_set) == 8
   old_kernel = state.d_params['d']['Dense_0']['kernel']
   new_state, _ = train_step(state, batch)
@@ -95,9 +96,8 @@ def test_pack_concatenates_consecutive_samples():
 def test_ema_with_warm_up_and_step_counter(step, decay):
   # decay = min(ema_decay, (1 + step) / (10 + step)).
   config = small_config(ema_decay=0.75, n_critic=1)
-  dataset = data.build(config)
-  nets = noise.networks(config, dataset)
-  state = initial_state(config, nets)
+  run = build_run(config)
+  dataset, nets, state = run.dataset, run.nets, run.state
   state = state.replace(step=jnp.array(step, jnp.int32),
                         g_ema_params=jax.tree.map(lambda p: p + 1.0, state.g_ema_params))
   new, _ = jax.jit(lambda s, b: noise.update(s, b, config=config, nets=nets, axis_name=None))(
@@ -128,12 +128,13 @@ class RandomImages:
 
 def run_image_steps(config, num_devices, steps=2):
   mesh = Mesh(np.array(jax.devices()[:num_devices]), ('data',))
-  dataset = RandomImages()
-  nets = noise.networks(config, dataset)
-  state = parallel.replicate(initial_state(config, nets), mesh)
-  train_step = make_train_step(config, nets, mesh)
+  run = build_run(config, dataset=RandomImages())
+  state = parallel.replicate(run.state, mesh)
+  train_step = make_train_step(config, run.nets, mesh)
   for step in range(steps):
-    state, _ = train_step(state, parallel.shard_batch(dataset.batch(step), mesh))
+    batch = parallel.shard_batch(run.dataset.batch(step), mesh)
+    with jax.transfer_guard('disallow'):
+      state, _ = train_step(state, batch)
   return jax.device_get(state)
 
 
@@ -164,11 +165,10 @@ def test_cpu_train_step_keeps_convolutions_on_xla():
   # 16 channels: with XLA's default options this step has 7 YNNPACK convolutions.
   config.generator.ch = config.discriminator.ch = 16
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
-  dataset = RandomImages()
-  nets = noise.networks(config, dataset)
-  state = parallel.replicate(initial_state(config, nets), mesh)
-  batch = parallel.shard_batch(dataset.batch(0), mesh)
-  step = make_train_step(config, nets, mesh)
+  run = build_run(config, dataset=RandomImages())
+  state = parallel.replicate(run.state, mesh)
+  batch = parallel.shard_batch(run.dataset.batch(0), mesh)
+  step = make_train_step(config, run.nets, mesh)
   assert ynn_convolutions(step.lower(state, batch).compile()) == 0
   # Without gan_jax's options, XLA:CPU gives convolutions to YNNPACK (slower here: RESULTS.md).
   x, kernel = jnp.ones((16, 28, 28, 3)), jnp.ones((4, 4, 3, 64))
@@ -188,6 +188,15 @@ def test_compiled_programs_are_kept_per_config_networks_devices_and_code(tmp_pat
   step = make_train_step(config, nets, eight)
   assert make_train_step(small_config(), noise.networks(config, dataset), eight) is step
   assert make_train_step(config, nets, one) is not step  # other devices
+  # Fields only the loop reads (logging, evaluation, where the data are) make no other program:
+  # a resumed, evaluated or translated run reuses its run's. They are not there to be traced.
+  elsewhere = small_config()
+  elsewhere.log_every, elsewhere.checkpoint_every = 7, 3
+  elsewhere.dataset.data_dir, elsewhere.evals = '/elsewhere', {'fd': {'metric': 'fd'}}
+  assert make_train_step(elsewhere, nets, eight) is step
+  from gan_jax.train import compiled
+  traced_fields = compiled.reuse('probe', config, nets, None, lambda c: set(c.keys()))
+  assert traced_fields and not traced_fields & set(compiled.LOOP_ONLY)
   assert make_train_step(small_config(n_critic=1), nets, eight) is not step  # other config
   wider = small_config()
   wider.generator.hidden = (64, 64, 64)

@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
-import dataclasses
+import functools
+from typing import Protocol, runtime_checkable
 
 import jax
 import ml_collections
+import numpy as np
 
-from gan_jax.data.images import READ_MODES, STACKED_MNIST, DataError, ImageDataset
+from gan_jax.data.images import (READ_MODES, STACKED_MNIST, DataError, ImageDataset, load_folder,
+                                 load_stacked_mnist, load_tfds)
 from gan_jax.errors import ConfigError
-from gan_jax.data.paired import DIV2K, PAIRED_FOLDER, SOURCES, PairedDataset
+from gan_jax.data.paired import (DIV2K, PAIRED_FOLDER, SOURCES, PairedDataset, load_div2k,
+                                 load_paired_folder)
 from gan_jax.data.toy import ToyDataset, mode_centers
-from gan_jax.data.unpaired import MNIST_MNISTM, UNPAIRED_FOLDER, UnpairedDataset, is_unpaired_name
+from gan_jax.data.unpaired import (MNIST_MNISTM, UNPAIRED_FOLDER, UnpairedDataset, is_unpaired_name,
+                                   load_unpaired)
 
 TOY_DATASETS = ('ring', 'grid')
+
+
+@runtime_checkable
+class Dataset(Protocol):
+  """What the trainer, the families and the evaluators read of a dataset. Every dataset here
+  (`ToyDataset`, `ImageDataset`, `PairedDataset`, `UnpairedDataset`) provides it; each family
+  reads what else its own kind of data has (a pair's `source_shape`, a toy dataset's `modes`)."""
+  name: str
+  seed: int
+
+  @property
+  def num_classes(self) -> int:
+    """Classes of the labels (0: unlabelled)."""
+
+  @property
+  def shape(self) -> tuple[int, ...]:
+    """One example's shape (a translation's: its target's)."""
+
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    """This process's share of the global batch of `step`: a pure function of (seed, step)."""
+
+  def with_seed(self, seed: int) -> 'Dataset':
+    """The dataset as the run of `seed` reads it (its order of examples; for toy data, also its
+    training points), sharing what no seed changes (the arrays read from disk)."""
 
 
 def is_paired(config: ml_collections.ConfigDict) -> bool:
@@ -56,23 +85,12 @@ def check(config: ml_collections.ConfigDict) -> None:
                         'unpaired_folder:/path, nor a tfds dataset') from None
 
 
-def with_seed(dataset, seed: int):
-  """The dataset as the run of `seed` reads it (its order of examples; for toy data, also its
-  training points), sharing the arrays already loaded, which no seed changes."""
-  copy = dataclasses.replace(dataset, seed=seed)
-  for shared in ('_arrays', 'streamed'):  # cached properties that do not depend on the seed
-    if hasattr(type(dataset), shared):
-      copy.__dict__[shared] = getattr(dataset, shared)
-  return copy
-
-
 def build_on_one_process(config: ml_collections.ConfigDict):
   """The whole split the config names, read by this process alone (evaluation)."""
   return _build(config, process_index=0, process_count=1)
 
 
-def build(config: ml_collections.ConfigDict
-          ) -> ToyDataset | ImageDataset | PairedDataset | UnpairedDataset:
+def build(config: ml_collections.ConfigDict) -> Dataset:
   """The dataset a config names, reading this process's share of every global batch.
 
   `ring` and `grid` are made in-process; `stacked_mnist` from tfds mnist; `folder:/path` is a
@@ -109,3 +127,35 @@ def _build(config: ml_collections.ConfigDict, process_index: int, process_count:
                       seed=config.seed, batch_size=samples_per_batch, n_critic=config.n_critic,
                       process_index=process_index, process_count=process_count,
                       num_train=config.dataset.num_train, read=config.dataset.read)
+
+
+@functools.lru_cache(maxsize=1)  # Read at every evaluation, by both directions' entries.
+def _held_out_domains(*args) -> dict[str, np.ndarray]:
+  return load_unpaired(*args)
+
+
+def real_images(config: ml_collections.ConfigDict, split: str, count: int, side: str = ''
+                ) -> tuple[np.ndarray, np.ndarray, str]:
+  """The first `count` real images (all if 0) of `split` in stored order, in [-1, 1], their
+  labels, and a name for a metric's record: what sample metrics compare with. Of paired data,
+  the targets; of two unpaired domains, domain `side`'s images."""
+  d = config.dataset
+  if is_unpaired(config):
+    domains = _held_out_domains(d.name, split, d.data_dir or None, d.image_size, d.download)
+    images, labels, split = domains[side], domains[f'label_{side}'], f'{split} {side.upper()}'
+  elif d.name == STACKED_MNIST:
+    images, labels, _ = load_stacked_mnist(split, d.data_dir or None, d.download, d.num_train, 0, 1)
+  elif d.name.startswith('folder:'):
+    images, labels, _ = load_folder(d.name.removeprefix('folder:'), d.image_size, 0, 1)
+  elif d.name.split('/')[0] == DIV2K:  # The high-resolution crops.
+    images = load_div2k(d.name, split, d.data_dir or None, d.image_size, d.download, d.scale)[1]
+    labels = np.zeros(len(images), np.int32)
+  elif d.name.startswith(PAIRED_FOLDER):  # The targets (B/).
+    images = load_paired_folder(d.name.removeprefix(PAIRED_FOLDER), d.image_size)[1]
+    labels = np.zeros(len(images), np.int32)
+  else:
+    images, labels, _ = load_tfds(d.name, split, d.data_dir or None, d.image_size, d.download, 0, 1)
+  if count and len(images) < count:
+    raise DataError(f'{d.name}:{split} has {len(images)} images; the metric asks for {count}')
+  count = count or len(images)
+  return images[:count].astype(np.float32) / 127.5 - 1, labels[:count], f'{d.name}:{split}'

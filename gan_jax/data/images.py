@@ -6,19 +6,24 @@ decoded (and resized) into memory once, larger ones example by example (`config.
 datasets stored as TFRecord are read into memory through tf.data, which needs TensorFlow. Either
 way the examples of a step are a pure function of (seed, step), the same in both modes, so a
 resumed run reads the same data. Images are scaled to [-1, 1]; labels are kept.
+
+tensorflow_datasets and TensorFlow are imported where they are used: both take seconds to
+import, and TensorFlow is optional (only preparing data and reading TFRecord files need it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import os
 import socket
 import urllib.parse
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
-from gan_jax.data.order import EpochOrder, process_order
+from gan_jax.data.order import EpochOrder, process_order, reseeded
 from gan_jax.errors import DataError
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
@@ -39,7 +44,6 @@ def _network_reachable(urls: list[str], timeout: float = 3.0) -> bool:
 def tensorflow_missing() -> bool:
   """Whether TensorFlow cannot be imported: training and evaluation do without it; only
   preparing a tfds dataset, or reading one stored as TFRecord, needs it."""
-  import importlib.util
   return importlib.util.find_spec('tensorflow') is None
 
 
@@ -194,7 +198,6 @@ def _load_tfds(name: str, split: str, data_dir: str | None, image_size: int, dow
 def decode_image_file(file: str, image_size: int = 0) -> np.ndarray:
   """One image file as uint8 [H, W, 3] (resized to `image_size` square when given); the first
   frame of an animation."""
-  from PIL import Image, UnidentifiedImageError
   try:
     with Image.open(file) as image:
       image = np.asarray(image.convert('RGB'))
@@ -344,6 +347,9 @@ class ImageDataset:
   @property
   def shape(self) -> tuple[int, ...]:
     return self.streamed.shape if self.streamed else self.images.shape[1:]
+
+  def with_seed(self, seed: int) -> 'ImageDataset':
+    return reseeded(self, seed, ('_arrays', 'streamed'))
 
   @functools.cached_property
   def order(self) -> EpochOrder:

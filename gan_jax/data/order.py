@@ -7,6 +7,18 @@ import functools
 
 import numpy as np
 
+from gan_jax.errors import DataError
+
+
+def reseeded(dataset, seed: int, seed_free: tuple[str, ...] = ()):
+  """A dataset's `with_seed`: a copy read in the order of `seed`, sharing the cached properties
+  `seed_free` that no seed changes (the arrays read from disk), so that the seeds of a run read
+  the files once."""
+  copy = dataclasses.replace(dataset, seed=seed)
+  for name in seed_free:
+    copy.__dict__[name] = getattr(dataset, name)
+  return copy
+
 
 def process_order(num_examples: int, name: str, seed: int, batch_size: int, n_critic: int,
                   process_index: int, process_count: int,
@@ -15,7 +27,6 @@ def process_order(num_examples: int, name: str, seed: int, batch_size: int, n_cr
   shares, so each permutes its own: the order only needs the seed and the process index, and
   every process takes all columns of its local batch. `stream` tells apart the orders of
   datasets read side by side (CycleGAN's two domains)."""
-  from gan_jax.errors import DataError
   local = batch_size // process_count
   if num_examples < local:
     raise DataError(f'config.batch_size: {local} examples per process, but this process has '

@@ -19,10 +19,12 @@ import dataclasses
 import functools
 import os
 
+import jax
 import numpy as np
 
+from gan_jax.data import images
 from gan_jax.data.images import IMAGE_SUFFIXES, ImageDataset, decode_image_file
-from gan_jax.data.order import EpochOrder, process_order
+from gan_jax.data.order import EpochOrder, process_order, reseeded
 from gan_jax.errors import DataError
 
 SOURCES = ('edges', 'grey', 'lowres')
@@ -57,7 +59,6 @@ def load_div2k(name: str, split: str, data_dir: str | None, image_size: int, dow
   """(sources, targets) uint8: the central `image_size` crop of each high-resolution image and
   the crop of its low-resolution version that covers the same pixels. 2K images of different
   sizes cannot be stacked whole; a crop keeps the dataset in memory."""
-  from gan_jax.data import images
   if scale != div2k_scale(name):
     raise DataError(f'config.dataset.scale: {scale}, but {name} is downsampled '
                     f'{div2k_scale(name)}x; set it to {div2k_scale(name)}')
@@ -103,7 +104,6 @@ def edges(images: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _shrink(height: int, width: int):
-  import jax
   return jax.jit(lambda x: jax.image.resize(x, (x.shape[0], height, width, x.shape[3]), 'bicubic',
                                             antialias=True))
 
@@ -192,6 +192,9 @@ class PairedDataset:
                           self.seed, self.batch_size, self.n_critic, self.process_index,
                           self.process_count)
     return None, images.images, images.labels, images.num_classes
+
+  def with_seed(self, seed: int) -> 'PairedDataset':
+    return reseeded(self, seed, ('_arrays',))
 
   @functools.cached_property
   def sources(self) -> np.ndarray:

@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 
-from gan_jax.data.order import EpochOrder
+from gan_jax.data.order import EpochOrder, reseeded
 
 
 def mode_centers(name: str) -> tuple[np.ndarray, float]:
@@ -50,6 +50,10 @@ class ToyDataset:
     which = rng.integers(len(centers), size=self.num_train)
     noise = rng.normal(size=(self.num_train, 2))
     return (centers[which] + std * noise).astype(np.float32)
+
+  def with_seed(self, seed: int) -> 'ToyDataset':
+    """The training points are the seed's too: a seed of a run is a run."""
+    return reseeded(self, seed)
 
   @functools.cached_property
   def order(self) -> EpochOrder:

@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from gan_jax.data.images import IMAGE_SUFFIXES, decode_image_file, load_tfds
-from gan_jax.data.order import EpochOrder, process_order
+from gan_jax.data.order import EpochOrder, process_order, reseeded
 from gan_jax.errors import DataError
 
 MNIST_MNISTM = 'mnist_mnistm'
@@ -184,6 +184,9 @@ class UnpairedDataset:
   @property
   def shapes(self) -> dict[str, tuple[int, ...]]:
     return {side: self.images(side).shape[1:] for side in SIDES}
+
+  def with_seed(self, seed: int) -> 'UnpairedDataset':
+    return reseeded(self, seed, ('_arrays',))
 
   @functools.cached_property
   def orders(self) -> dict[str, EpochOrder]:

@@ -46,7 +46,8 @@ def score_baselines(config: ml_collections.ConfigDict, num_classes: int = 10
                     ) -> dict[str, dict[str, float]]:
   """{baseline: {eval/key: value}} for every evaluator of `config` (NaN where a baseline does
   not apply), each on that evaluator's number of held-out pairs."""
-  quality = evaluators.Evaluators(config, num_classes, None)
+  kind = evaluators.SampleKind(True, False, num_classes, reference_split=config.dataset.test_split)
+  quality = evaluators.Evaluators(config, kind, None)
   count = max(e.num_samples for e in quality.entries.values())
   keys = metric_names(config)
   # Each entry's own held-out pairs: its split (validation, or the test split) and direction.
@@ -59,7 +60,11 @@ def score_baselines(config: ml_collections.ConfigDict, num_classes: int = 10
     for name, e in quality.entries.items():
       images, labels = outputs[where(e)]
       if label in images:
-        values.update(quality.score(name, images[label][:e.num_samples],
-                                    labels[label][:e.num_samples], label)[0])
+        targets_of = (f'{config.dataset.name}:{e.real_split or config.dataset.test_split} '
+                      f'{e.direction[1:].upper()}').rstrip()
+        samples = evaluators.Samples(images[label][:e.num_samples], labels[label][:e.num_samples],
+                                     label, targets=images['real targets'][:e.num_samples],
+                                     targets_of=targets_of)
+        values.update(quality.score(name, samples, label)[0])
     rows[label] = {k: values.get(k, float('nan')) for k in keys}
   return rows

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-MODE_METRICS = ('modes_covered', 'high_quality_fraction', 'reverse_kl')  # what mode_metrics returns
+# What mode_metrics returns, and whether lower is better for each.
+MODE_METRICS = {'modes_covered': False, 'high_quality_fraction': False, 'reverse_kl': True}
 
 
 def mode_metrics(samples: np.ndarray, centers: np.ndarray, std: float,

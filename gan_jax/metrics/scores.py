@@ -190,7 +190,7 @@ def luma_y(images: np.ndarray) -> np.ndarray:
 
 def psnr(outputs: np.ndarray, targets: np.ndarray, crop: int = 0) -> dict[str, float]:
   """Mean over images of the PSNR in dB (peak 1 on [0, 1] images), on all channels and on Y."""
-  import dm_pix
+  import dm_pix  # Here: it imports chex and its test utilities (a second); only psnr/ssim need it.
   a, b = _image_pairs(outputs, targets, crop, 'psnr')
   return {'psnr': float(np.mean(dm_pix.psnr(a, b))),
           'psnr_y': float(np.mean(dm_pix.psnr(luma_y(a), luma_y(b))))}

@@ -37,7 +37,8 @@ def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigD
                       f'{num_classes} classes')
   if 'num_classes' in fields:
     kwargs['num_classes'] = num_classes
-  if kwargs.get('conditioning', 'none') != 'none' and not num_classes:
+  kind = getattr(module, 'condition_kind', 'class')
+  if kwargs.get('conditioning', 'none') != 'none' and kind == 'class' and not num_classes:
     raise ConfigError(f'config.{role}.conditioning: {kwargs["conditioning"]!r} needs class '
                       'labels, and the dataset has none')
   if 'out_shape' in fields:
@@ -108,9 +109,22 @@ class LowPrecision:
     return _cast_floats(out, jnp.float32)
 
 
+# What a model can be conditioned on: integer class labels, or sentence embeddings (a
+# text-conditioned model declares `condition_kind = 'text'`).
+CONDITION_KINDS = ('class', 'text')
+
+
+def condition_kind(model: nn.Module) -> str:
+  """What a built model is conditioned on: 'class', 'text', or '' (nothing). A model with a
+  `conditioning` other than 'none' takes its module's `condition_kind` (default 'class')."""
+  if getattr(model, 'conditioning', 'none') == 'none':
+    return ''
+  return getattr(model, 'condition_kind', 'class')
+
+
 def is_conditional(model: nn.Module) -> bool:
   """Whether a built model takes class labels."""
-  return getattr(model, 'conditioning', 'none') != 'none'
+  return condition_kind(model) == 'class'
 
 
 def build(config: ml_collections.ConfigDict, data_shape: tuple[int, ...],

@@ -50,15 +50,16 @@ def run_model(model: str, steps: int, seeds: int, samples: int, workdir: str) ->
 def real_baseline(config, samples: int, seeds: int) -> np.ndarray:
   """Test accuracy of the CAS classifier trained on `samples` real training images, one random
   draw and classifier seed per seed."""
-  from gan_jax.metrics import classifier, evaluators
-  train, train_labels, _ = evaluators.real_data(config, 'train', 0)
+  from gan_jax import data
+  from gan_jax.metrics import classifier, records
+  train, train_labels, _ = data.real_images(config, 'train', 0)
   # The test images the evaluator scores CAS on.
-  test, test_labels, _ = evaluators.real_data(config, 'test', config.evals['cas'].get('num_real', 0))
+  test, test_labels, _ = data.real_images(config, 'test', config.evals['cas'].get('num_real', 0))
   out = []
   for seed in range(seeds):
     subset = np.random.default_rng(seed).choice(len(train), samples, replace=False)
     params = classifier.train_classifier(train[subset], train_labels[subset], 10,
-                                         evaluators.CAS_EPOCHS, seed=seed)
+                                         records.CAS_EPOCHS, seed=seed)
     out.append(classifier.accuracy(params, test, test_labels, 10))
   return np.array(out)
 

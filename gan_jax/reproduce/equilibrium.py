@@ -37,16 +37,15 @@ def run_config(steps: int, seeds: int, checkpoints: int):
 def discriminator_means(config, workdir: str) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
   """(steps, mean D(x) [steps, seeds], mean D(G(z)) [steps, seeds], modes [steps, seeds]) at each
   checkpoint of the run in `workdir`."""
-  from gan_jax import data
   from gan_jax.metrics import mode_metrics
   from gan_jax.models import apply_model
-  from gan_jax.train import families
   from gan_jax.train.checkpoint import Checkpointer
   from gan_jax.train.parts import split_outputs
   from gan_jax.train.samplers import make_preview_sampler
-  from gan_jax.train.state import initial_state, seed_state
-  dataset = data.build(config)
-  nets = families.get(config.family).networks(config, dataset)
+  from gan_jax.train.run import build_run
+  from gan_jax.train.state import seed_state
+  run = build_run(config)
+  dataset, nets = run.dataset, run.nets
   generator, discriminator = nets.generators['g'], nets.discriminators['d']
   sample = make_preview_sampler(config, generator, SAMPLES)
   real = dataset.points[:SAMPLES]
@@ -54,7 +53,7 @@ def discriminator_means(config, workdir: str) -> tuple[list[int], np.ndarray, np
       apply_model(discriminator, params, stats, x, None, train=False)[0])[0]).mean())
   centers, std = dataset.modes
   checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
-  template = initial_state(config, nets)
+  template = run.state
   steps, d_real, d_fake, modes = checkpointer.all_steps(), [], [], []
   for step in steps:
     state = checkpointer.restore(template, step)

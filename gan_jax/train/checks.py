@@ -28,6 +28,14 @@ def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return resolved
 
 
+def logged_metrics(config: ml_collections.ConfigDict) -> set[str]:
+  """The evaluation metrics a run of `config` logs (as `eval/<name>`): its `evals` entries', and
+  what its family's preview logs (the mode metrics on toy data)."""
+  family = families.get(config.get('family', 'noise'))
+  known = {k for e in evaluators.entries(config).values() for k in evaluators.entry_keys(e)}
+  return known | family.preview_metrics(config)
+
+
 def check(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The config, checked and resolved (see the module's docstring); raises `ConfigError`."""
   resolved = resolve(config)
@@ -45,7 +53,7 @@ def check(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
                         f'{resolved.family} training does not use; leave it out')
   data.check(resolved)
   entries = evaluators.entries(resolved)
-  known = config_lib.logged_metrics(resolved)
+  known = logged_metrics(resolved)
   best = resolved.eval.best_metric
   if best and best.removeprefix('eval/') not in known:
     raise ConfigError(f'config.eval.best_metric: {best!r} is not logged by this config; '

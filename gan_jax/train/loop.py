@@ -17,9 +17,9 @@ import ml_collections
 import numpy as np
 from absl import logging
 from clu import parameter_overview
-from jax.sharding import Mesh
+from jax.experimental import multihost_utils
 
-from gan_jax import data, figures, parallel
+from gan_jax import figures, parallel
 from gan_jax.config import check_devices, check_precision
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
@@ -195,7 +195,6 @@ class Preemption:
   def stop_now(self) -> bool:
     if jax.process_count() == 1:
       return self.requested
-    from jax.experimental import multihost_utils
     return bool(np.max(multihost_utils.process_allgather(np.int32(self.requested))))
 
 
@@ -226,14 +225,15 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
   run = build_run(config, checked=True)  # train_and_evaluate checked it.
   dataset, family, nets = run.dataset, run.family, run.nets
   mesh = parallel.make_mesh()
-  evaluators.check(config, *family.sample_kind(nets, dataset))
+  kind = family.sample_kind(config, nets, dataset)
+  evaluators.check(config, kind)
   # num_seeds: each seed is evaluated as its own run would be; one seed is the plain run.
   run_seeds = seeds.run_seeds(config)
   many = len(run_seeds) > 1
   by_seed = [seeds.seed_config(config, s) for s in run_seeds]
 
   # Extractor weights load here: a missing file stops the run before anything is compiled or written.
-  quality = evaluators.Evaluators(config, dataset.num_classes, mesh)
+  quality = evaluators.Evaluators(config, kind, mesh)
   quality_samples = [family.evaluation_sampler(c, nets, dataset, mesh) for c in by_seed]
 
   state = run.state
@@ -279,7 +279,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
 
   best = BestCheckpoint(workdir, config.eval.best_metric) if config.eval.best_metric else None
   train_step = make_train_step(config, nets, mesh)
-  previews = [Preview(family.preview(c, nets, data.with_seed(dataset, c.seed), mesh), workdir,
+  previews = [Preview(family.preview(c, nets, dataset.with_seed(c.seed), mesh), workdir,
                       f'_seed{c.seed}' if many else '') for c in by_seed]
   batches = seeds.SeedBatches(dataset, run_seeds) if many else dataset
   per_seed = lambda state: ([seed_state(state, i) for i in range(len(run_seeds))] if many

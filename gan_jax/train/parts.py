@@ -64,9 +64,17 @@ def check_one_update_per_step(config: ml_collections.ConfigDict, family: str) ->
                         f'step on unpacked images; use 1, got {config[field]}')
 
 
-def translation_sample_kind(nets: Networks, dataset) -> evaluators.SampleKind:
-  """The translation families' `sample_kind`: images, drawn for no class."""
-  return evaluators.SampleKind(True, False, dataset.num_classes, tuple(dataset.shape))
+def translation_sample_kind(config: ml_collections.ConfigDict, dataset, directions: tuple[str, ...],
+                            has_targets) -> evaluators.SampleKind:
+  """What the translation families' samples are: images, drawn for no class, compared with the
+  held-out split."""
+  return evaluators.SampleKind(True, False, dataset.num_classes, tuple(dataset.shape),
+                               config.dataset.test_split, directions, has_targets)
+
+
+def no_preview_metrics(config: ml_collections.ConfigDict) -> set[str]:
+  """A family whose preview logs no metric: `preview_metrics`."""
+  return set()
 
 
 def translation_sampler(config: ml_collections.ConfigDict, nets: Networks, dataset,

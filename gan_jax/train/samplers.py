@@ -137,9 +137,11 @@ class TranslationSampler:
     def sample(name: str, count: int) -> Samples:
       split, direction = self.entries[name]
       pairs = self.pairs(split, count, direction)
-      sources = f'{self.config.dataset.name}:{split} {direction[:1].upper()}'.rstrip()
+      sources, targets = (f'{self.config.dataset.name}:{split} {side.upper()}'.rstrip()
+                          for side in (direction[:1], direction[1:]))
       return Samples(self.translate(state, pairs['source'], direction), pairs['label'],
-                     f'the labels of the sources (the first {count} of {sources})')
+                     f'the labels of the sources (the first {count} of {sources})',
+                     targets=pairs['target'], targets_of=targets)
     return sample
 
 

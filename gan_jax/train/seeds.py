@@ -32,8 +32,8 @@ def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.
 class SeedBatches:
   """`batch(step)`: every seed's batch of `step`, stacked on a leading axis."""
 
-  def __init__(self, dataset, seeds: list[int]):
-    self.datasets = [data.with_seed(dataset, s) for s in seeds]
+  def __init__(self, dataset: data.Dataset, seeds: list[int]):
+    self.datasets = [dataset.with_seed(s) for s in seeds]
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     batches = [d.batch(step) for d in self.datasets]

@@ -33,10 +33,12 @@ from jax.sharding import Mesh
 
 from gan_jax import data, losses, models
 from gan_jax.config import non_negative
+from gan_jax.data.unpaired import known_truth_directions
 from gan_jax.errors import ConfigError, EvaluateError
+from gan_jax.metrics import classifier, evaluators
 from gan_jax.models import Networks, apply_model
-from gan_jax.train.parts import (check_one_update_per_step, device_mean, ema, optimizer_step,
-                                 translation_sample_kind, translation_sampler)
+from gan_jax.train.parts import (check_one_update_per_step, device_mean, ema, no_preview_metrics,
+                                 optimizer_step, translation_sample_kind, translation_sampler)
 
 Batch = dict[str, jax.Array]
 DIRECTIONS = {'g_ab': ('a', 'b'), 'g_ba': ('b', 'a')}   # generator -> (source, target) domain
@@ -76,7 +78,6 @@ SHIPPED_A_CLASSIFIERS = {data.MNIST_MNISTM: 'mnist'}
 def semantic_network(config: ml_collections.ConfigDict) -> dict:
   """The fixed classifier of domain A that the semantic loss consults: `semantic_network`, or the
   one gan_jax ships for the dataset's domain A."""
-  from gan_jax.metrics import classifier
   shipped = SHIPPED_A_CLASSIFIERS.get(config.dataset.name)
   path = config.semantic_network or (classifier.weights_path(shipped) if shipped else '')
   if not path or not os.path.exists(path):
@@ -101,8 +102,17 @@ def networks(config: ml_collections.ConfigDict, dataset) -> Networks:
                   {'a': tuple(shapes['a']), 'b': tuple(shapes['b'])}, fixed)
 
 
-# Images, translated from held-out sources by the EMA generators: as every translation family.
-sample_kind, evaluation_sampler = translation_sample_kind, translation_sampler
+def sample_kind(config: ml_collections.ConfigDict, nets: Networks,
+                dataset) -> evaluators.SampleKind:
+  """Translations of held-out images each way (an entry names ab or ba), with true targets
+  where the domains were made from each other (`known_truth_directions`)."""
+  return translation_sample_kind(
+      config, dataset, ('ab', 'ba'),
+      lambda split, direction: direction in known_truth_directions(config.dataset.name, split))
+
+
+# Translated from held-out sources by the EMA generators: as every translation family.
+evaluation_sampler, preview_metrics = translation_sampler, no_preview_metrics
 
 
 def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
@@ -183,10 +193,9 @@ def semantic_loss(params: dict, source: jax.Array, translated: jax.Array) -> jax
   fixed classifier's cross-entropy on the translations against the classes it gives their sources.
   The target -> source term is left out: it needs the classifier's labels of domain B images,
   which a domain-A classifier gets mostly wrong (mnist_cnn: 16.5 % on MNIST-M-like digits)."""
-  from gan_jax.metrics.classifier import logits
-  labels = jnp.argmax(logits(params, source), axis=-1)
-  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits(params, translated),
-                                                                  labels))
+  labels = jnp.argmax(classifier.logits(params, source), axis=-1)
+  translated_logits = classifier.logits(params, translated)
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(translated_logits, labels))
 
 
 def generator_loss(g_params, g_batch_stats, d_params, d_batch_stats, real: dict[str, jax.Array], *,

@@ -16,7 +16,7 @@ from jax.sharding import Mesh
 from gan_jax import data, losses, models
 from gan_jax.config import non_negative
 from gan_jax.errors import ConfigError, EvaluateError
-from gan_jax.metrics import evaluators
+from gan_jax.metrics import evaluators, modes
 from gan_jax.models import Networks, apply_model
 from gan_jax.train import inputs
 from gan_jax.train.parts import device_mean, ema, optimizer_step, pack, split_outputs
@@ -49,11 +49,17 @@ def networks(config: ml_collections.ConfigDict, dataset) -> Networks:
   return Networks({'g': generator}, {'d': discriminator}, {'x': tuple(dataset.shape)})
 
 
-def sample_kind(nets: Networks, dataset) -> evaluators.SampleKind:
-  generator = nets.generators['g']
+def sample_kind(config: ml_collections.ConfigDict, nets: Networks,
+                dataset) -> evaluators.SampleKind:
+  """Samples of the training distribution, compared with the training split."""
   return evaluators.SampleKind(not isinstance(dataset, data.ToyDataset),
-                               models.is_conditional(generator), dataset.num_classes,
-                               tuple(dataset.shape))
+                               models.is_conditional(nets.generators['g']), dataset.num_classes,
+                               tuple(dataset.shape), reference_split=config.dataset.split)
+
+
+def preview_metrics(config: ml_collections.ConfigDict) -> set[str]:
+  """What the preview logs besides `evals`: the mode metrics on toy data."""
+  return set(modes.MODE_METRICS) if config.dataset.name in data.TOY_DATASETS else set()
 
 
 def evaluation_sampler(config: ml_collections.ConfigDict, nets: Networks, dataset,

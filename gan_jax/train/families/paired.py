@@ -28,8 +28,9 @@ from gan_jax.config import non_negative
 from gan_jax.errors import ConfigError, EvaluateError
 from gan_jax.models import Networks, apply_model
 from gan_jax.train import inputs
-from gan_jax.train.parts import (check_one_update_per_step, device_mean, ema, optimizer_step,
-                                 translation_sample_kind, translation_sampler)
+from gan_jax.metrics import classifier, evaluators
+from gan_jax.train.parts import (check_one_update_per_step, device_mean, ema, no_preview_metrics,
+                                 optimizer_step, translation_sample_kind, translation_sampler)
 
 Batch = dict[str, jax.Array]
 CONTENT_LOSSES = ('l1', 'mse', 'features')
@@ -69,7 +70,6 @@ def check(config: ml_collections.ConfigDict) -> None:
 def content_network(config: ml_collections.ConfigDict) -> dict:
   """The fixed classifier whose feature maps the `features` content loss compares: the shipped
   classifier of the dataset (`content_network` empty), or classifier weights from a path."""
-  from gan_jax.metrics import classifier
   path = config.content_network or classifier.weights_path(config.dataset.name)
   if not os.path.exists(path):
     raise ConfigError(f'config.content_network: no classifier weights at {path}; give a file made '
@@ -92,8 +92,14 @@ def _judged(config, source: jax.Array, image: jax.Array) -> jax.Array:
   return jnp.concatenate([source, image], axis=-1) if config.discriminator_sees_source else image
 
 
-# Images, translated from held-out sources by the EMA generators: as every translation family.
-sample_kind, evaluation_sampler = translation_sample_kind, translation_sampler
+def sample_kind(config: ml_collections.ConfigDict, nets: Networks,
+                dataset) -> evaluators.SampleKind:
+  """Translations of held-out sources, one way, each with its target."""
+  return translation_sample_kind(config, dataset, (), lambda split, direction: True)
+
+
+# Translated from held-out sources by the EMA generators: as every translation family.
+evaluation_sampler, preview_metrics = translation_sampler, no_preview_metrics
 
 
 def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
@@ -132,9 +138,9 @@ def content_loss(output: jax.Array, target: jax.Array, config: ml_collections.Co
     return jnp.mean(jnp.abs(output - target))
   if config.content_loss == 'mse':
     return jnp.mean((output - target) ** 2)
-  from gan_jax.metrics.classifier import feature_maps
   params = nets.fixed['content']['params']
-  return jnp.mean((feature_maps(params, output) - feature_maps(params, target)) ** 2)
+  features = classifier.feature_maps
+  return jnp.mean((features(params, output) - features(params, target)) ** 2)
 
 
 def discriminator_loss(d_params, d_batch_stats, source, target, output, *,
