@@ -95,7 +95,7 @@ def _train_step(num_classes: int, steps: int, lr: float, augment: bool):
   model = Classifier(num_classes)
   tx = optax.adam(optax.cosine_decay_schedule(lr, steps))
 
-  @functools.partial(jax.jit, compiler_options=parallel.compiler_options())
+  @functools.partial(jax.jit, compiler_options=parallel.compiler_options(repeated=True))
   def step(params, opt_state, x, y, key):
     x = x.astype(jnp.float32) / 127.5 - 1 if x.dtype == jnp.uint8 else x
     if augment:

@@ -19,6 +19,9 @@ Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
 
 
+REPEATED_STEPS = 200  # runs of at least this many steps compile their step as `repeated`
+
+
 def make_train_step(config: ml_collections.ConfigDict, nets: Networks,
                     mesh: Mesh) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
   """`train_step(state, batch) -> (state, metrics)`, compiled once for all devices of `mesh`.
@@ -44,7 +47,9 @@ def _make_train_step(config: ml_collections.ConfigDict, nets: Networks,
   # pmean averages them (with check_vma=True, grad would already sum replicated params' grads).
   step = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), batch_spec),
                        out_specs=(P(), P()), check_vma=False)
-  return jax.jit(step, donate_argnums=0, compiler_options=parallel.compiler_options(mesh))
+  # A run's step runs num_steps times: a long one is a `repeated` program.
+  options = parallel.compiler_options(mesh, repeated=config.num_steps >= REPEATED_STEPS)
+  return jax.jit(step, donate_argnums=0, compiler_options=options)
 
 
 def _over_seeds(update: Callable[[GANState, Batch], tuple[GANState, Metrics]]
