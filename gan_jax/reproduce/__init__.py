@@ -5,6 +5,9 @@ budgets it offers (`short`: minutes on 2 CPU cores; `full`: the paper's protocol
 `reproduce(budget, out)` that trains through the ordinary config and loop machinery (reusing
 finished workdirs in `runs/` beside `out`) and returns a `Report`: our values beside the published
 ones, the figures, the protocol and the exact commands.
+
+The figure modules import the trainer (and with it orbax, clu and matplotlib) inside the
+functions that train or draw: `--list` and a bad flag answer in 1.5 s on 2 CPU cores.
 """
 
 from __future__ import annotations
