@@ -462,3 +462,29 @@ def test_div2k_by_name_on_mock_data(monkeypatch, tmp_path):
     config.dataset.update(scale=4, image_size=0)
     with pytest.raises(DataError, match='config.dataset.image_size: div2k/bicubic_x4 holds 2K'):
       data.build_on_one_process(config).sources
+
+
+def test_each_output_is_scored_against_the_target_of_its_own_source(tfds_dir, monkeypatch):
+  """A generator whose outputs are the true targets, read here on their own, scores PSNR inf and
+  SSIM 1 through the family's sampler and the evaluators: output i meets target i. Outputs
+  that are not their sources' targets (the same targets, one place apart) do not."""
+  from gan_jax.metrics import evaluators
+  config = pix2pix_edges2mnist.get_config('runlocal')
+  config.dataset.data_dir = tfds_dir
+  config.evals = {'psnr': dict(metric='psnr', num_samples=16),
+                  'ssim': dict(metric='ssim', num_samples=16)}
+  config.eval.best_metric = ''
+  config = check(config)
+  truth = config.copy_and_resolve_references()
+  truth.dataset.split = config.dataset.test_split
+  targets = data.build_on_one_process(truth).first(16)['target']
+  run = build_run(config, checked=True)
+  sampler = paired_family.evaluation_sampler(config, run.nets, run.dataset, None)
+  kind = paired_family.sample_kind(config, run.nets, run.dataset)
+  quality = evaluators.Evaluators(config, kind, None)
+  for outputs, perfect in ((targets, True), (np.roll(targets, 1, axis=0), False)):
+    monkeypatch.setattr(sampler, 'translate', lambda state, sources, direction='ab': outputs)
+    scalars, texts = quality(sampler(None), ['psnr', 'ssim'], 'outputs')
+    assert (scalars['eval/psnr'] == float('inf')) is perfect
+    assert (scalars['eval/ssim'] == pytest.approx(1.0)) is perfect
+  assert f'the targets of {config.dataset.name}:{config.dataset.test_split}' in texts['eval/psnr_protocol']
