@@ -129,6 +129,12 @@ def _build(config: ml_collections.ConfigDict, process_index: int, process_count:
                       num_train=config.dataset.num_train, read=config.dataset.read)
 
 
+def split_name(name: str, split: str, side: str = '') -> str:
+  """How metric records name held-out images: 'mnist:test', or 'mnist_mnistm:test B' for
+  domain `side` of two unpaired domains."""
+  return f'{name}:{split} {side.upper()}'.rstrip()
+
+
 @functools.lru_cache(maxsize=1)  # Read at every evaluation, by both directions' entries.
 def _held_out_domains(*args) -> dict[str, np.ndarray]:
   return load_unpaired(*args)
@@ -142,7 +148,7 @@ def real_images(config: ml_collections.ConfigDict, split: str, count: int, side:
   d = config.dataset
   if is_unpaired(config):
     domains = _held_out_domains(d.name, split, d.data_dir or None, d.image_size, d.download)
-    images, labels, split = domains[side], domains[f'label_{side}'], f'{split} {side.upper()}'
+    images, labels = domains[side], domains[f'label_{side}']
   elif d.name == STACKED_MNIST:
     images, labels, _ = load_stacked_mnist(split, d.data_dir or None, d.download, d.num_train, 0, 1)
   elif d.name.startswith('folder:'):
@@ -155,7 +161,8 @@ def real_images(config: ml_collections.ConfigDict, split: str, count: int, side:
     labels = np.zeros(len(images), np.int32)
   else:
     images, labels, _ = load_tfds(d.name, split, d.data_dir or None, d.image_size, d.download, 0, 1)
+  name = split_name(d.name, split, side)
   if count and len(images) < count:
-    raise DataError(f'{d.name}:{split} has {len(images)} images; the metric asks for {count}')
+    raise DataError(f'{name} has {len(images)} images; the metric asks for {count}')
   count = count or len(images)
-  return images[:count].astype(np.float32) / 127.5 - 1, labels[:count], f'{d.name}:{split}'
+  return images[:count].astype(np.float32) / 127.5 - 1, labels[:count], name

@@ -60,8 +60,8 @@ def score_baselines(config: ml_collections.ConfigDict, num_classes: int = 10
     for name, e in quality.entries.items():
       images, labels = outputs[where(e)]
       if label in images:
-        targets_of = (f'{config.dataset.name}:{e.real_split or config.dataset.test_split} '
-                      f'{e.direction[1:].upper()}').rstrip()
+        targets_of = data.split_name(config.dataset.name,
+                                     e.real_split or config.dataset.test_split, e.direction[1:])
         samples = evaluators.Samples(images[label][:e.num_samples], labels[label][:e.num_samples],
                                      label, targets=images['real targets'][:e.num_samples],
                                      targets_of=targets_of)

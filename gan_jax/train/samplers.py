@@ -137,7 +137,7 @@ class TranslationSampler:
     def sample(name: str, count: int) -> Samples:
       split, direction = self.entries[name]
       pairs = self.pairs(split, count, direction)
-      sources, targets = (f'{self.config.dataset.name}:{split} {side.upper()}'.rstrip()
+      sources, targets = (data.split_name(self.config.dataset.name, split, side)
                           for side in (direction[:1], direction[1:]))
       return Samples(self.translate(state, pairs['source'], direction), pairs['label'],
                      f'the labels of the sources (the first {count} of {sources})',
