@@ -1,9 +1,16 @@
-"""File helpers shared by dataset preparation, metric weights and cached statistics."""
+"""File helpers shared by dataset preparation, decoded datasets, metric weights and cached
+statistics."""
 
 import hashlib
 import os
 
 import numpy as np
+
+
+def cache_dir() -> str:
+  """gan_jax's cache: Inception weights, real-data features (`stats/`) and decoded datasets
+  (`decoded/`). `$GAN_JAX_CACHE`, else ~/.cache/gan_jax; any of it can be deleted."""
+  return os.environ.get('GAN_JAX_CACHE', os.path.join(os.path.expanduser('~'), '.cache', 'gan_jax'))
 
 
 def sha256_file(path: str) -> str:

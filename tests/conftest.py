@@ -1,5 +1,6 @@
 """Test setup: 8 virtual CPU devices (set before jax is imported) and the repository on sys.path."""
 
+import contextlib
 import fcntl
 import os
 import sys
@@ -67,23 +68,78 @@ if importlib.util.find_spec('triton') is not None:
 RAW_DATA = os.environ.get('GAN_JAX_RAW_DATA', os.path.join(os.path.dirname(ROOT), 'shared', 'data'))
 
 
-def _prepared(data_dir: str, names: tuple[str, ...], file_format: str) -> str:
-  """`data_dir` holding the tfds datasets `names` stored as `file_format`, built once: from the
-  original files in RAW_DATA when that folder exists, else downloaded by tfds as on a user's
-  machine. `make test` runs two pytest workers: one builds, the other waits for it."""
+@contextlib.contextmanager
+def refused_network():
+  """Any attempt to reach the network raises OSError inside this block."""
+  import socket
+
+  def refuse(*args, **kwargs):
+    raise OSError('network access attempted in an offline test')
+  saved = socket.socket.connect, socket.create_connection, socket.getaddrinfo
+  socket.socket.connect = socket.create_connection = socket.getaddrinfo = refuse
+  try:
+    yield
+  finally:
+    socket.socket.connect, socket.create_connection, socket.getaddrinfo = saved
+
+
+def _prepared(data_dir: str, names: tuple[str, ...]) -> str:
+  """`data_dir` holding the tfds datasets `names` as ArrayRecord, each built once: from the
+  original files in RAW_DATA with the network refused when that folder exists, else downloaded
+  by tfds as on a user's machine. Each dataset has its own lock, and the two `make test` workers
+  take the names in opposite orders: they build two datasets at once, then each waits for the
+  other's."""
   from gan_jax.data import prepare
   import tensorflow_datasets as tfds
   os.makedirs(data_dir, exist_ok=True)
-  with open(os.path.join(data_dir, '.prepare.lock'), 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    for name in names:
-      builder = tfds.builder(name, data_dir=data_dir, file_format=file_format)
+  worker = os.environ.get('PYTEST_XDIST_WORKER', 'gw0')
+  for name in names[::-1] if int(worker[2:] or 0) % 2 else names:
+    with open(os.path.join(data_dir, f'.prepare.{name}.lock'), 'w') as lock:
+      fcntl.flock(lock, fcntl.LOCK_EX)
+      builder = tfds.builder(name, data_dir=data_dir, file_format='array_record')
       if builder.is_prepared():
         continue
       if os.path.isdir(RAW_DATA):
-        prepare.prepare(name, RAW_DATA, data_dir, file_format)
+        with refused_network():
+          prepare.prepare(name, RAW_DATA, data_dir, 'array_record')
       else:
         builder.download_and_prepare()
+  return data_dir
+
+
+def _as_tfrecord(array_record_dir: str, data_dir: str, name: str) -> str:
+  """`data_dir` holding dataset `name` of `array_record_dir` as TFRecord: the same serialized
+  examples in the same order, shard by shard, and the same metadata but for the file format (as
+  `tfds convert_format` writes it, without its Beam dependency)."""
+  import json
+  import shutil
+  import tensorflow as tf
+  from array_record.python.array_record_module import ArrayRecordReader
+  os.makedirs(data_dir, exist_ok=True)
+  with open(os.path.join(data_dir, f'.convert.{name}.lock'), 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    [version] = os.listdir(os.path.join(array_record_dir, name))
+    source, dest = (os.path.join(d, name, version) for d in (array_record_dir, data_dir))
+    if os.path.isfile(os.path.join(dest, 'dataset_info.json')):
+      return data_dir
+    tmp = dest + '.tmp'
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    for file in sorted(os.listdir(source)):
+      if '.array_record-' in file:
+        reader = ArrayRecordReader(os.path.join(source, file))
+        with tf.io.TFRecordWriter(os.path.join(tmp, file.replace('.array_record-', '.tfrecord-'))) as out:
+          for record in reader.read_all():
+            out.write(record)
+        reader.close()
+      elif file == 'dataset_info.json':
+        with open(os.path.join(source, file)) as f:
+          info = json.load(f)
+        with open(os.path.join(tmp, file), 'w') as f:
+          json.dump(dict(info, fileFormat='tfrecord'), f)
+      else:
+        shutil.copyfile(os.path.join(source, file), os.path.join(tmp, file))
+    os.replace(tmp, dest)
   return data_dir
 
 
@@ -94,13 +150,56 @@ _TFDS_ROOT = os.environ.get('GAN_JAX_TEST_TFDS', os.path.join(ROOT, '.cache', 't
 def tfds_dir():
   """mnist and cifar10 as `gan_jax.data.prepare` and gan_jax's downloads store them: ArrayRecord,
   read through tfds's data sources without TensorFlow."""
-  return _prepared(os.path.join(_TFDS_ROOT, 'array_record'), ('mnist', 'cifar10'), 'array_record')
+  return _prepared(os.path.join(_TFDS_ROOT, 'array_record'), ('mnist', 'cifar10'))
 
 
 @pytest.fixture(scope='session')
-def tfds_tfrecord_dir():
+def tfds_tfrecord_dir(tfds_dir):
   """mnist stored as TFRecord (tfds's own default), which gan_jax reads through tf.data."""
-  return _prepared(_TFDS_ROOT, ('mnist',), 'tfrecord')
+  return _as_tfrecord(tfds_dir, os.path.join(_TFDS_ROOT, 'tfrecord'), 'mnist')
+
+
+# pytorch-fid's release file is torch's older (non-zip) serialization.
+RELEASE_LAYOUT = dict(_use_new_zipfile_serialization=False)
+
+
+@pytest.fixture(scope='session')
+def release_like_pth(tmp_path_factory) -> str:
+  """pytorch-fid's FID Inception with random weights, saved as its release file is (the older
+  layout), named as a mirror would name it: `pt_inception-<tag>-<sha256 prefix>.pth`."""
+  import hashlib
+  torch = pytest.importorskip('torch', reason='install the parity extra: pip install -e ".[parity]"')
+  from gan_jax.metrics.pytorch_fid_reference import random_pytorch_fid_inception
+  net, _ = random_pytorch_fid_inception(seed=0)
+  folder = tmp_path_factory.mktemp('served')
+  path = folder / 'weights.pth'
+  torch.save(net.state_dict(), path, **RELEASE_LAYOUT)
+  with open(path, 'rb') as f:
+    digest = hashlib.sha256(f.read()).hexdigest()
+  named = folder / f'pt_inception-random-{digest[:8]}.pth'
+  os.rename(path, named)
+  return str(named)
+
+
+@pytest.fixture
+def weights_server(release_like_pth):
+  """An HTTP server on 127.0.0.1 serving the folder of `release_like_pth`; yields its URL and the
+  paths requested from it."""
+  import functools
+  import http.server
+  import threading
+  requested = []
+
+  class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+      requested.append(self.path)
+
+  handler = functools.partial(Handler, directory=os.path.dirname(release_like_pth))
+  server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+  threading.Thread(target=server.serve_forever, daemon=True).start()
+  yield f'http://127.0.0.1:{server.server_port}/{os.path.basename(release_like_pth)}', requested
+  server.shutdown()
+  server.server_close()
 
 
 # The longest tests (end-to-end runs, multi-device steps) first: the two `make test` workers

@@ -1,21 +1,16 @@
 """FID's Inception weights without torch: pytorch-fid's `.pth` read by gan_jax's restricted reader,
-the headline command end to end in a process where torch cannot be imported, and bad weight files.
+and bad weight files (the headline command without torch: tests/test_plain_install.py).
 
 torch (the parity extra, which `make test` installs) only writes the files and reads them back
 as the reference; gan_jax never imports it.
 """
 
 import collections
-import functools
 import hashlib
-import http.server
-import json
-import math
 import os
 import pickle
 import subprocess
 import sys
-import threading
 import zipfile
 
 import numpy as np
@@ -25,14 +20,12 @@ if os.environ.get('GAN_JAX_REQUIRE_PARITY'):  # `make test` sets it: a skip ther
   import torch  # noqa: F401
 torch = pytest.importorskip('torch', reason='install the parity extra: pip install -e ".[parity]"')
 
-from conftest import ROOT, subprocess_env  # noqa: E402
+from conftest import ROOT  # noqa: E402
 from gan_jax.metrics import inception, pth  # noqa: E402
-from gan_jax.metrics.pytorch_fid_reference import random_pytorch_fid_inception  # noqa: E402
 from test_bad_input import one_error_line  # noqa: E402
 
 # pytorch-fid's weights date from May 2019 (its PR #16), before torch 1.6 made the zip layout
 # torch.save's default: the published file is in the older layout, as these test files are.
-RELEASE_LAYOUT = dict(_use_new_zipfile_serialization=False)
 
 
 def _tensors() -> collections.OrderedDict:
@@ -107,21 +100,6 @@ def test_a_pickle_naming_another_global_is_refused_and_runs_nothing(tmp_path, zi
   assert marker.exists()
 
 
-@pytest.fixture(scope='module')
-def release_like_pth(tmp_path_factory) -> str:
-  """pytorch-fid's FID Inception with random weights, saved as its release file is (the older
-  layout), named as a mirror would name it: `pt_inception-<tag>-<sha256 prefix>.pth`."""
-  net, _ = random_pytorch_fid_inception(seed=0)
-  folder = tmp_path_factory.mktemp('served')
-  path = folder / 'weights.pth'
-  torch.save(net.state_dict(), path, **RELEASE_LAYOUT)
-  with open(path, 'rb') as f:
-    digest = hashlib.sha256(f.read()).hexdigest()
-  named = folder / f'pt_inception-random-{digest[:8]}.pth'
-  os.rename(path, named)
-  return str(named)
-
-
 @pytest.mark.parametrize('cut', [0.5, 0.999])
 def test_a_truncated_pth_is_one_line(release_like_pth, tmp_path, cut):
   zipped = tmp_path / 'zipped.pth'
@@ -167,54 +145,6 @@ def test_offline_the_message_is_short_with_the_url_and_both_ways_out(tmp_path, m
     assert inception.FID_WEIGHTS_URL in message and f'in {tmp_path}/' in message
     assert 'extractor="cifar10_cnn"' in message
   assert os.listdir(tmp_path) == []  # No half-written download is left.
-
-
-@pytest.fixture
-def weights_server(release_like_pth):
-  """An HTTP server on 127.0.0.1 serving the folder of `release_like_pth`; yields its URL and the
-  paths requested from it."""
-  requested = []
-
-  class Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-      requested.append(self.path)
-
-  handler = functools.partial(Handler, directory=os.path.dirname(release_like_pth))
-  server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-  threading.Thread(target=server.serve_forever, daemon=True).start()
-  yield f'http://127.0.0.1:{server.server_port}/{os.path.basename(release_like_pth)}', requested
-  server.shutdown()
-  server.server_close()
-
-
-def test_headline_command_without_torch_downloads_converts_trains_and_logs_fid(
-    weights_server, release_like_pth, tfds_dir, tmp_path):
-  """`launch.py --config experiments/cgan_cifar.py:runlocal` with its Fréchet distance on the
-  Inception (the full config's), in a process where torch cannot be imported, on a fresh cache."""
-  url, requested = weights_server
-  cache, workdir = tmp_path / 'cache', tmp_path / 'run'
-  env = dict(subprocess_env(1), GAN_JAX_CACHE=str(cache), GAN_JAX_INCEPTION_URL=url)
-  env.pop(inception.WEIGHTS_ENV, None)
-  result = subprocess.run(
-      [sys.executable, 'tests/without_torch.py', '--config', 'experiments/cgan_cifar.py:runlocal',
-       '--workdir', str(workdir), f'--config.dataset.data_dir={tfds_dir}',
-       '--config.evals.fd.extractor=inception', '--config.eval.best_metric=fid',
-       '--config.evals.fd.num_samples=16', '--config.evals.fd.num_real=16'],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert 'torch modules loaded: []' in result.stderr
-  assert requested == [f'/{os.path.basename(url)}']  # Downloaded once.
-  with open(workdir / 'metrics.jsonl') as f:
-    last = [json.loads(line) for line in f][-1]
-  assert last['step'] == 4 and math.isfinite(last['eval/fid']) and last['eval/fid'] > 0
-  assert 'FID InceptionV3 pool3' in last['eval/fid_protocol']
-  # The converted weights are those torch reads, array for array.
-  npz = cache / (os.path.splitext(os.path.basename(url))[0] + '.npz')
-  want = inception.convert_torch_state_dict(torch.load(release_like_pth, weights_only=True))
-  with np.load(npz, allow_pickle=False) as f:
-    assert sorted(f.files) == sorted(want)
-    for name in want:
-      np.testing.assert_array_equal(f[name], want[name], err_msg=name)
 
 
 def test_a_config_file_without_get_config_is_one_line(tmp_path):

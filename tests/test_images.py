@@ -126,3 +126,37 @@ def test_streaming_a_dataset_not_stored_as_array_record_is_one_error(tfds_tfreco
   with pytest.raises(DataError, match="config.dataset.read: 'mnist' in .* is stored as "
                      'tfrecord; streaming reads random-access ArrayRecord files'):
     dataset.batch(0)
+
+
+def test_decoded_splits_are_kept_and_decoded_again_when_their_files_change(
+    tfds_dir, tmp_path, monkeypatch):
+  """A split is decoded once and read back from `$GAN_JAX_CACHE/decoded/` by later runs; a
+  damaged cache file, or a prepared file changed since, is decoded again."""
+  import shutil
+  from gan_jax.data import images
+  monkeypatch.setenv('GAN_JAX_CACHE', str(tmp_path / 'cache'))
+  decodes = []
+  decode = images._decode_tfds
+  monkeypatch.setattr(images, '_decode_tfds', lambda *a: decodes.append(a[2]) or decode(*a))
+  data_dir = tmp_path / 'tfds'  # a copy whose files the test can change
+  shutil.copytree(os.path.join(tfds_dir, 'mnist'), data_dir / 'mnist')
+  load = lambda split: images._load_tfds('mnist', split, str(data_dir), 0, False, 0, 1)
+  first = load('test[:300]')
+  assert decodes == ['test[:300]'] and first[0].shape == (300, 28, 28, 1) and first[2] == 10
+  [cached] = os.listdir(tmp_path / 'cache' / 'decoded')
+  again = load('test[:300]')
+  assert decodes == ['test[:300]']  # read back, not decoded
+  for a, b in zip(first[:2], again[:2]):
+    assert a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)
+  load('test[:200]')  # another split, another file
+  assert decodes[-1] == 'test[:200]' and len(os.listdir(tmp_path / 'cache' / 'decoded')) == 2
+  path = tmp_path / 'cache' / 'decoded' / cached
+  path.write_bytes(path.read_bytes()[:1000])  # damaged
+  np.testing.assert_array_equal(load('test[:300]')[0], first[0])
+  assert decodes[-1] == 'test[:300]' and len(decodes) == 3
+  [version] = os.listdir(data_dir / 'mnist')
+  info = data_dir / 'mnist' / version / 'dataset_info.json'
+  os.utime(info, ns=(info.stat().st_atime_ns, info.stat().st_mtime_ns + 10**9))  # prepared again
+  load('test[:300]')
+  assert len(decodes) == 4 and len(os.listdir(tmp_path / 'cache' / 'decoded')) == 3

@@ -9,26 +9,18 @@ import pytest
 
 from gan_jax.data import prepare
 
-from conftest import RAW_DATA as RAW
+from conftest import RAW_DATA as RAW, refused_network
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(RAW), reason=f'needs the original dataset files '
                                 f'in {RAW} (GAN_JAX_RAW_DATA)')
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-  def refuse(*args, **kwargs):
-    raise OSError('network access attempted in an offline test')
-  monkeypatch.setattr(socket.socket, 'connect', refuse)
-  monkeypatch.setattr(socket, 'create_connection', refuse)
-  monkeypatch.setattr(socket, 'getaddrinfo', refuse)
-
-
-def test_builds_mnist_offline(tmp_path, no_network):
+def test_builds_mnist_offline(tfds_dir):
+  """The tests' mnist, which `conftest.tfds_dir` builds with `prepare.prepare` from the original
+  files while every network connection is refused: tfds's splits, stored as ArrayRecord, holding
+  the original files' images and labels."""
   import tensorflow_datasets as tfds
-  path = prepare.prepare('mnist', RAW, str(tmp_path))
-  assert path.startswith(str(tmp_path))
-  builder = tfds.builder('mnist', data_dir=str(tmp_path))
+  builder = tfds.builder('mnist', data_dir=tfds_dir)
   assert builder.info.splits['train'].num_examples == 60_000
   assert builder.info.splits['test'].num_examples == 10_000
   # The first test examples are the raw file's, in any order tfds stores them.
@@ -37,11 +29,22 @@ def test_builds_mnist_offline(tmp_path, no_network):
   with gzip.open(os.path.join(RAW, 'mnist', 't10k-labels-idx1-ubyte.gz')) as f:
     raw_labels = np.frombuffer(f.read(), np.uint8, offset=8)
   assert builder.info.file_format == tfds.core.FileFormat.ARRAY_RECORD  # read without TensorFlow
-  test = tfds.data_source('mnist', split='test', data_dir=str(tmp_path), download=False)
+  test = tfds.data_source('mnist', split='test', data_dir=tfds_dir, download=False)
   for example in test.__getitems__(list(range(20))):
     assert example['image'].shape == (28, 28, 1)
     matches = np.where((raw_images == example['image'][..., 0]).all(axis=(1, 2)))[0]
     assert len(matches) and raw_labels[matches[0]] == example['label']
+
+
+def test_the_network_is_refused_while_the_tests_prepare_data():
+  import urllib.request
+  with refused_network():
+    with pytest.raises(OSError, match='network access attempted'):
+      urllib.request.urlopen('http://127.0.0.1:9/', timeout=1)
+  assert socket.socket.connect is _CONNECT  # restored
+
+
+_CONNECT = socket.socket.connect
 
 
 def test_missing_or_altered_raw_file_names_the_file(tmp_path):

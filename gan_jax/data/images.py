@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import importlib.util
 import os
 import socket
 import urllib.parse
+import zipfile
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from gan_jax.data.order import EpochOrder, process_order, reseeded
 from gan_jax.errors import DataError
+from gan_jax.fileutil import cache_dir, save_npz
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
 
@@ -156,8 +159,10 @@ def load_tfds(name: str, split: str, data_dir: str | None, image_size: int, down
               process_index: int, process_count: int) -> tuple[np.ndarray, np.ndarray, int]:
   """(uint8 images [N, H, W, C], int32 labels [N], number of classes) of this process's share:
   from ArrayRecord files through tfds's data source; from TFRecord files through tf.data (the
-  only reader of those, so it needs TensorFlow). Both give the same arrays. Decoded once per
-  process (a run, its evaluators and its previews share them), so read-only."""
+  only reader of those, so it needs TensorFlow). Both give the same arrays. Decoded once: kept in
+  memory for the process (a run, its evaluators and its previews share them, so read-only), and
+  on disk in `$GAN_JAX_CACHE/decoded/` for later runs (decoding MNIST's 60,000 PNGs takes about
+  20 s on a 2-core CPU; reading them back, a fraction of a second)."""
   images, labels, num_classes = _load_tfds(name, split, data_dir, image_size, download,
                                            process_index, process_count)
   images.setflags(write=False)
@@ -172,10 +177,39 @@ def _load_tfds(name: str, split: str, data_dir: str | None, image_size: int, dow
   if 'image' not in features:
     raise DataError(f"config.dataset.name: tfds dataset '{name}' has no 'image' feature")
   num_classes = features['label'].num_classes if 'label' in features else 0
+  key = (f'{name}|{split}|{image_size}|{process_index}/{process_count}|'
+         f'{_files_fingerprint(str(builder.data_dir))}')
+  path = os.path.join(cache_dir(), 'decoded', hashlib.sha256(key.encode()).hexdigest()[:20] + '.npz')
+  if os.path.exists(path):
+    try:
+      with np.load(path, allow_pickle=False) as f:
+        if str(f['key']) == key:
+          return f['images'], f['labels'], num_classes
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+      pass  # A damaged cache file is decoded again and replaced.
+  images, labels = _decode_tfds(builder, name, split, data_dir, image_size, num_classes,
+                                process_index, process_count)
+  try:
+    save_npz(path, key=key, images=images, labels=labels)
+  except OSError:
+    pass  # A cache that cannot be written (read-only, full) only costs the next run the decode.
+  return images, labels, num_classes
+
+
+def _files_fingerprint(folder: str) -> str:
+  """The prepared dataset's files as (name, size, modification time): another preparation, or a
+  file replaced or damaged since, is another fingerprint."""
+  entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder)
+                   if e.is_file())
+  return f'{os.path.realpath(folder)}|{entries}'
+
+
+def _decode_tfds(builder, name: str, split: str, data_dir: str | None, image_size: int,
+                 num_classes: int, process_index: int,
+                 process_count: int) -> tuple[np.ndarray, np.ndarray]:
   if is_array_record(builder):
     source = data_source(name, split, data_dir, process_index, process_count)
-    images, labels = read_examples(source, np.arange(len(source)), image_size, num_classes)
-    return images, labels, num_classes
+    return read_examples(source, np.arange(len(source)), image_size, num_classes)
   require_tensorflow(name, builder)
   import tensorflow as tf
   import tensorflow_datasets as tfds
@@ -192,7 +226,7 @@ def _load_tfds(name: str, split: str, data_dir: str | None, image_size: int, dow
   ds = ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(4096)
   images, labels = zip(*tfds.as_numpy(ds))
   images = np.concatenate(images)
-  return (resize(images, image_size) if image_size else images), np.concatenate(labels), num_classes
+  return (resize(images, image_size) if image_size else images), np.concatenate(labels)
 
 
 def decode_image_file(file: str, image_size: int = 0) -> np.ndarray:

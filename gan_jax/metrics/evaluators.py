@@ -20,7 +20,7 @@ from jax.sharding import Mesh
 
 from gan_jax import data
 from gan_jax.errors import EvalConfigError
-from gan_jax.fileutil import save_npz
+from gan_jax.fileutil import cache_dir, save_npz
 from gan_jax.metrics import classifier, inception
 from gan_jax.metrics.extractors import CLASSIFIER_SHAPES, EXTRACTORS, Extractor, get_extractor
 from gan_jax.metrics.modes import MODE_METRICS
@@ -156,7 +156,7 @@ def check(config: ml_collections.ConfigDict, kind: SampleKind) -> None:
 
 
 def stats_cache_dir(config: ml_collections.ConfigDict) -> str:
-  return config.eval.get('cache_dir') or os.path.join(inception.cache_dir(), 'stats')
+  return config.eval.get('cache_dir') or os.path.join(cache_dir(), 'stats')
 
 
 def as_extractor_takes(extractor: Extractor, images: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -18,7 +18,7 @@ import numpy as np
 from flax import traverse_util
 
 from gan_jax.errors import InceptionWeightsError
-from gan_jax.fileutil import save_npz, sha256_file
+from gan_jax.fileutil import cache_dir, save_npz, sha256_file
 from gan_jax.metrics import pth
 
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
@@ -236,10 +236,6 @@ def convert_pth(pth_path: str, npz_path: str, sha256_prefix: str | None = FID_SH
                                 'download it again')
   save_npz(npz_path, **convert_torch_state_dict(pth.load_state_dict(pth_path)))
   return npz_path
-
-
-def cache_dir() -> str:
-  return os.environ.get('GAN_JAX_CACHE', os.path.join(os.path.expanduser('~'), '.cache', 'gan_jax'))
 
 
 def weights_url() -> str:

@@ -1,8 +1,10 @@
-"""Training and evaluation where TensorFlow is not installed: the same logs, events, figures and
-checkpoints as where it is."""
+"""The plain install (`pip install -e .`, neither TensorFlow nor torch): the headline command
+downloads and converts the Inception weights, trains and scores, and writes the same logs, events,
+figures and checkpoints as where both are installed."""
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -14,7 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
-from test_train import assert_image_run
+from gan_jax.metrics import inception
 
 TIMING = ('steps_per_sec', 'uptime')
 
@@ -52,31 +54,58 @@ def _checkpoint(workdir, step):
                                                          'default'))
 
 
-def test_training_without_tensorflow_writes_what_training_with_it_writes(tmp_path, tfds_dir):
-  """cgan_cifar:runlocal (a tfds dataset, samples, Fréchet distance and CAS) where TensorFlow cannot
-  be imported, and where it can: neither process loads it, and both write the same logs, events,
+def test_plain_install_runs_the_headline_command_and_writes_what_a_full_install_writes(
+    weights_server, release_like_pth, tfds_dir, tmp_path, monkeypatch):
+  """`launch.py --config experiments/cgan_cifar.py:runlocal` with its Fréchet distance on the
+  Inception (the full config's) and CAS, on a fresh cache, in a process where TensorFlow and torch
+  cannot be imported: it loads neither, downloads the weights once and converts them to what torch
+  reads; the same run where both are installed (this process) writes the same logs, events,
   figures and checkpoints."""
-  runs = [('cgan_cifar:runlocal', 'cgan_cifar')]
-  for way, flag in (('without', []), ('with', ['--keep'])):
-    result = subprocess.run(
-        [sys.executable, 'tests/without_tensorflow.py', *flag, tfds_dir,
-         *[a for experiment, name in runs for a in (experiment, str(tmp_path / way / name))]],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert 'TensorFlow modules loaded: []' in result.stdout, (way, result.stdout[-2000:])
+  import plain_install
+  from experiments import cgan_cifar
+  torch = pytest.importorskip('torch')
+  url, requested = weights_server
+  cache = tmp_path / 'cache'
+  monkeypatch.setenv('GAN_JAX_CACHE', str(cache))
+  monkeypatch.setenv('GAN_JAX_INCEPTION_URL', url)
+  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+  overrides = {'dataset.data_dir': tfds_dir, 'evals.fd.extractor': 'inception',
+               'eval.best_metric': 'fid', 'evals.fd.num_samples': 16, 'evals.fd.num_real': 16}
+  result = subprocess.run(
+      [sys.executable, 'tests/plain_install.py', '--cas', '--config',
+       'experiments/cgan_cifar.py:runlocal', '--workdir', str(tmp_path / 'plain'),
+       *[f'--config.{k}={v}' for k, v in overrides.items()]],
+      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'hidden modules loaded: []' in result.stderr
+  assert requested == [f'/{os.path.basename(url)}']  # Downloaded once.
+  plain, full = tmp_path / 'plain', tmp_path / 'full'
+  last = _log_rows(plain)[-1]
+  assert last['step'] == 4 and math.isfinite(last['eval/fid']) and last['eval/fid'] > 0
+  assert 'FID InceptionV3 pool3' in last['eval/fid_protocol']
+  # The converted weights are those torch reads, array for array.
+  npz = cache / (os.path.splitext(os.path.basename(url))[0] + '.npz')
+  want = inception.convert_torch_state_dict(torch.load(release_like_pth, weights_only=True))
+  with np.load(npz, allow_pickle=False) as f:
+    assert sorted(f.files) == sorted(want)
+    for name in want:
+      np.testing.assert_array_equal(f[name], want[name], err_msg=name)
 
-  for experiment, name in runs:
-    a, b = tmp_path / 'with' / name, tmp_path / 'without' / name
-    assert _log_rows(a) == _log_rows(b)
-    events_a, events_b = _events(a), _events(b)
-    tags = {tag for _, tag, _ in events_a}
-    assert {'d_loss', 'samples', 'eval/cas', 'eval/fd_cifar10_cnn',
-            '_hparams_/session_start_info'} <= tags, tags
-    assert events_a == events_b
-    with open(a / 'samples_0000004.png', 'rb') as fa, open(b / 'samples_0000004.png', 'rb') as fb:
-      assert fa.read() == fb.read()
-    jax.tree.map(np.testing.assert_array_equal, _checkpoint(a, 4), _checkpoint(b, 4))
-  assert_image_run(tmp_path / 'with' / 'cgan_cifar', 'cgan_cifar', 'runlocal', True)
+  import launch
+  config = plain_install.with_cas(cgan_cifar.get_config('runlocal'))
+  for path, value in overrides.items():
+    group, _, field = path.rpartition('.')
+    config[group][field] = value
+  assert launch.train(config, str(full)) == 0
+  assert requested == [f'/{os.path.basename(url)}']  # The converted weights were read back.
+  assert _log_rows(full) == _log_rows(plain)
+  events_full, events_plain = _events(full), _events(plain)
+  tags = {tag for _, tag, _ in events_full}
+  assert {'d_loss', 'samples', 'eval/cas', 'eval/fid', '_hparams_/session_start_info'} <= tags, tags
+  assert events_full == events_plain
+  with open(full / 'samples_0000004.png', 'rb') as fa, open(plain / 'samples_0000004.png', 'rb') as fb:
+    assert fa.read() == fb.read()
+  jax.tree.map(np.testing.assert_array_equal, _checkpoint(full, 4), _checkpoint(plain, 4))
 
 
 @pytest.mark.quick
