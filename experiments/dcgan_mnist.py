@@ -6,13 +6,17 @@ A few thousand steps give readable digits (README).
 
 Variants: `runlocal` (seconds), `conditional` (label concatenated, Mirza & Osindero 2014),
 `acgan` (auxiliary classifier, Odena et al. 2017), `projection` (projection discriminator,
-Miyato & Koyama 2018; the generator takes the label as `conditional`'s does), `seed=N`.
+Miyato & Koyama 2018; the generator takes the label as `conditional`'s does), `seed=N`;
+`diffaug` (DiffAugment's color,translation,cutout on what D sees, Zhao et al. 2020) or `ada`
+(adaptive discriminator augmentation, Karras et al. 2020: p steered to E[sign(D(real))] = 0.6),
+for training on few images, e.g. with `--config.dataset.split=train[:600]`.
 """
 
 from experiments.common import parse_arg, set_evals, shrink_for_runlocal
 from gan_jax.train.families import base_config
 
-VARIANTS = dict(runlocal=False, conditional=False, acgan=False, projection=False, seed=0)
+VARIANTS = dict(runlocal=False, conditional=False, acgan=False, projection=False, diffaug=False,
+                ada=False, seed=0)
 
 
 def get_config(arg: str | None = None):
@@ -34,6 +38,8 @@ def get_config(arg: str | None = None):
   c.num_steps = 10_000
   c.log_every = 100
   c.eval_every = c.checkpoint_every = 1000
+  if arg.diffaug or arg.ada:
+    c.augment.name = 'diffaugment' if arg.diffaug else 'ada'
   set_evals(c, 'mnist_cnn')  # Offline: Fréchet distance and score on gan_jax's MNIST classifier.
   if arg.runlocal:
     shrink_for_runlocal(c)

@@ -79,6 +79,18 @@ def test_input_speed_prints_both_readers(tfds_dir, tfds_tfrecord_dir):
   assert 'experiments/dcgan_mnist.py:runlocal' in rows['stream']
 
 
+def test_decoded_cache_prints_decode_and_read_back(tfds_dir, capsys, monkeypatch):
+  monkeypatch.syspath_prepend(os.path.join(ROOT, 'bench'))
+  monkeypatch.setenv('GAN_JAX_CACHE', os.environ.get('GAN_JAX_CACHE', ''))  # restored after
+  import decoded_cache
+  assert decoded_cache.main(['--data_dir', tfds_dir, '--datasets', 'mnist:test[:300]',
+                             '--rounds', '1']) == 0
+  [row] = [l for l in capsys.readouterr().out.splitlines() if l.startswith('| mnist')]
+  cells = [c.strip() for c in row.split('|')[1:-1]]
+  assert cells[:2] == ['mnist:test[:300]', '300 x 28x28x1'] and float(cells[2]) > 0
+  assert float(cells[3]) > 0 and float(cells[4]) >= 0
+
+
 @pytest.mark.parametrize('experiment', ['srgan_cifar', 'pix2pix_edges2mnist',
                                         'cyclegan_mnist_mnistm'])
 def test_random_batches_fit_each_family(experiment):

@@ -177,8 +177,11 @@ def _load_tfds(name: str, split: str, data_dir: str | None, image_size: int, dow
   if 'image' not in features:
     raise DataError(f"config.dataset.name: tfds dataset '{name}' has no 'image' feature")
   num_classes = features['label'].num_classes if 'label' in features else 0
-  key = (f'{name}|{split}|{image_size}|{process_index}/{process_count}|'
-         f'{_files_fingerprint(str(builder.data_dir))}')
+  fingerprint = _files_fingerprint(str(builder.data_dir))
+  if fingerprint is None:  # No files to key the arrays by (tfds's mock data): decoded each time.
+    return (*_decode_tfds(builder, name, split, data_dir, image_size, num_classes, process_index,
+                          process_count), num_classes)
+  key = f'{name}|{split}|{image_size}|{process_index}/{process_count}|{fingerprint}'
   path = os.path.join(cache_dir(), 'decoded', hashlib.sha256(key.encode()).hexdigest()[:20] + '.npz')
   if os.path.exists(path):
     try:
@@ -196,9 +199,11 @@ def _load_tfds(name: str, split: str, data_dir: str | None, image_size: int, dow
   return images, labels, num_classes
 
 
-def _files_fingerprint(folder: str) -> str:
+def _files_fingerprint(folder: str) -> str | None:
   """The prepared dataset's files as (name, size, modification time): another preparation, or a
-  file replaced or damaged since, is another fingerprint."""
+  file replaced or damaged since, is another fingerprint. None where the folder does not exist."""
+  if not os.path.isdir(folder):
+    return None
   entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder)
                    if e.is_file())
   return f'{os.path.realpath(folder)}|{entries}'

@@ -1,6 +1,7 @@
 """The noise-to-image family: MLP, DCGAN, conditional (concat, projection, AC-GAN), WGAN-GP,
 SNGAN, PacGAN. Networks `{'g'}` and `{'d'}`; `n_critic` discriminator updates, then one generator
-update on the fakes of the last one, then the EMA."""
+update on the fakes of the last one, then the EMA. Any of them can train with DiffAugment or ADA
+(`config.augment`): D then sees augmented real and fake images, and G's loss its augmented fakes."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import optax
 from jax import lax
 from jax.sharding import Mesh
 
-from gan_jax import data, losses, models
+from gan_jax import augment, data, losses, models
 from gan_jax.config import non_negative
 from gan_jax.errors import ConfigError, EvaluateError
 from gan_jax.metrics import evaluators, modes
 from gan_jax.models import Networks, apply_model
 from gan_jax.train import inputs
-from gan_jax.train.parts import device_mean, ema, optimizer_step, pack, split_outputs
+from gan_jax.train.parts import (augmentation_running, augmenter, device_mean, ema,
+                                 next_augmentation_running, optimizer_step, pack, split_outputs)
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -30,11 +32,16 @@ FIELDS = dict(
     gp_weight=0.0,       # WGAN-GP gradient penalty
     r1_weight=0.0,       # R1 penalty on real data
     aux_weight=1.0,      # AC-GAN: weight of the class-prediction loss
+    augment=augment.default_config().to_dict(),  # DiffAugment or ADA of what D sees
 )
 
 
 def check(config: ml_collections.ConfigDict) -> None:
-  non_negative(config, *FIELDS)
+  non_negative(config, 'gp_weight', 'r1_weight', 'aux_weight')
+  augment.check_config(config.augment)
+  if config.augment.name and config.dataset.name in data.TOY_DATASETS:
+    raise ConfigError(f'config.augment.name: {config.augment.name} augments images; dataset '
+                      f'{config.dataset.name!r} is 2-D points: leave it empty')
   if data.is_paired(config):
     raise ConfigError('config.family: noise-to-image training takes images, not the (source, '
                       f'target) pairs of dataset {config.dataset.name!r} (source '
@@ -94,22 +101,28 @@ def translator(config: ml_collections.ConfigDict, shapes: Callable[[], dict], di
 
 def init_variables(config: ml_collections.ConfigDict, nets: Networks, g_key: jax.Array,
                    d_key: jax.Array) -> tuple[dict, dict, dict]:
-  """Each network's variables from dummy inputs, and the running values (none here)."""
+  """Each network's variables from dummy inputs, and the running values (ADA's p)."""
   data_shape = nets.shapes['x']
   z = jnp.zeros((1, config.latent_dim), jnp.float32)
   labels = jnp.zeros((1,), jnp.int32)
   packed = jnp.zeros((1,) + tuple(data_shape[:-1]) + (data_shape[-1] * config.pack,), jnp.float32)
   g_vars = nets.generators['g'].init(g_key, z, labels, train=False)
   d_vars = nets.discriminators['d'].init(d_key, packed, labels, train=False)
-  return {'g': g_vars}, {'d': d_vars}, {}
+  return {'g': g_vars}, {'d': d_vars}, augmentation_running(config)
 
 
 def discriminator_loss(d_params, d_batch_stats, real_x, real_labels, fake_x, fake_labels,
                        key: jax.Array, *, config: ml_collections.ConfigDict,
-                       discriminator, axis_name: str | None):
+                       discriminator, axis_name: str | None, see=None):
   """(d_loss, (new batch statistics, metrics)): the adversarial loss on packed real and fake
-  batches, plus the AC-GAN class loss and the WGAN-GP and R1 penalties when weighted."""
+  batches, plus the AC-GAN class loss and the WGAN-GP and R1 penalties when weighted.
+
+  With `see` (`parts.augmenter`), D judges augmented images, and the penalties are taken on
+  them (the reference ADA code takes R1's gradient with respect to the images before
+  augmentation)."""
   loss = losses.LOSSES[config.loss]
+  if see is not None:
+    real_x, fake_x = see(real_x, jax.random.fold_in(key, 2)), see(fake_x, jax.random.fold_in(key, 3))
   real_x, fake_x = pack(real_x, config.pack), pack(fake_x, config.pack)
   real_out, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, real_x, real_labels)
   fake_out, d_batch_stats = apply_model(discriminator, d_params, d_batch_stats, fake_x, fake_labels)
@@ -118,6 +131,8 @@ def discriminator_loss(d_params, d_batch_stats, real_x, real_labels, fake_x, fak
   adversarial = loss.d_loss(real_logits, fake_logits)
   metrics = {'d_real': jnp.mean(real_logits), 'd_fake': jnp.mean(fake_logits),
              'd_adversarial_loss': adversarial}
+  if config.augment.name == 'ada':  # ADA's overfitting heuristic r_t
+    metrics['d_real_sign'] = jnp.mean(jnp.sign(real_logits))
   d_loss = adversarial
   if real_classes is not None:  # AC-GAN: the discriminator also classifies both batches.
     metrics['d_class_loss'] = (losses.class_loss(real_classes, real_labels) +
@@ -141,8 +156,12 @@ def discriminator_loss(d_params, d_batch_stats, real_x, real_labels, fake_x, fak
 
 
 def generator_loss(fake_x, fake_labels, d_params, d_batch_stats, *,
-                   config: ml_collections.ConfigDict, discriminator) -> jax.Array:
-  """The generator's adversarial loss (plus AC-GAN's class loss) through the new critic."""
+                   config: ml_collections.ConfigDict, discriminator, see=None,
+                   key: jax.Array | None = None) -> jax.Array:
+  """The generator's adversarial loss (plus AC-GAN's class loss) through the new critic, on the
+  fakes as `see` augments them with `key`."""
+  if see is not None:
+    fake_x = see(fake_x, key)
   fake_out, _ = apply_model(discriminator, d_params, d_batch_stats, pack(fake_x, config.pack),
                             fake_labels)
   fake_logits, fake_classes = split_outputs(fake_out)
@@ -160,6 +179,7 @@ def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Netw
   num_samples = batch['x'].shape[1]
   num_classes = generator.num_classes if models.is_conditional(generator) else 0
   step_key = jax.random.fold_in(state.key, state.step)
+  see = augmenter(config, state.running, axis_name)
 
   def generate(g_params, key):
     z, labels = inputs.noise_inputs(key, num_samples, config.latent_dim, num_classes, axis_name)
@@ -184,7 +204,7 @@ def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Netw
     grads, (new_stats, d_metrics) = d_grad(
         d_params['d'], d_batch_stats['d'], real['x'], real.get('label'), lax.stop_gradient(fake_x),
         fake_labels, jax.random.fold_in(key, 1), config=config, discriminator=discriminator,
-        axis_name=axis_name)
+        axis_name=axis_name, see=see)
     grads = device_mean({'d': grads}, axis_name)
     d_params, d_opt_state = optimizer_step(state.d_tx, grads, d_opt_state, d_params)
     d_batch_stats = {'d': new_stats}
@@ -192,7 +212,7 @@ def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Netw
 
   g_loss, fake_grads = jax.value_and_grad(generator_loss)(
       fake_x, fake_labels, d_params['d'], d_batch_stats['d'], config=config,
-      discriminator=discriminator)
+      discriminator=discriminator, see=see, key=jax.random.fold_in(step_key, config.n_critic))
   g_grads = device_mean({'g': g_vjp(fake_grads)[0]}, axis_name)
   g_params, g_opt_state = optimizer_step(state.g_tx, g_grads, state.g_opt_state, state.g_params)
 
@@ -203,5 +223,10 @@ def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Netw
       d_batch_stats=device_mean(d_batch_stats, axis_name),
       g_opt_state=g_opt_state, d_opt_state=d_opt_state)
   # Metrics of the last discriminator update, and of the generator update.
-  metrics = dict(d_metrics, g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads))
-  return new_state, device_mean(metrics, axis_name)
+  metrics = device_mean(dict(d_metrics, g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads)),
+                        axis_name)
+  if config.augment.name == 'ada':
+    running = next_augmentation_running(config, state.running, metrics['d_real_sign'])
+    new_state = new_state.replace(running=running)
+    metrics['augment_p'] = running['ada']['p']
+  return new_state, metrics
