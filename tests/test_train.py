@@ -211,11 +211,11 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize('experiment,arg,conditional', [
     # Label concatenation is covered by tests/test_models.py and tests/test_step.py; cgan_cifar
-    # (the headline command, with CAS) by tests/test_no_tensorflow.py.
+    # (the headline command, with CAS) by tests/test_plain_install.py.
     pytest.param('dcgan_mnist', 'runlocal', False, marks=pytest.mark.quick),
     ('dcgan_mnist', 'runlocal,acgan', True), ('dcgan_cifar', 'runlocal', False),
     ('wgan_gp_cifar', 'runlocal', False), ('sngan_cifar', 'runlocal', False),
-    ('dcgan_stacked_mnist', 'runlocal,pack=2', False)])
+    ('dcgan_stacked_mnist', 'runlocal,pack=2', False), ('dcgan_mnist', 'runlocal,ada', False)])
 def test_image_experiment_runlocal(tmp_path, tfds_dir, capsys, experiment, arg, conditional):
   import importlib
   config = importlib.import_module(f'experiments.{experiment}').get_config(arg)
@@ -228,6 +228,8 @@ def assert_image_run(tmp_path, experiment, arg, conditional, capsys=None):
   """What a runlocal run of an image experiment must have written to its workdir."""
   rows = read_jsonl(tmp_path / 'metrics.jsonl')
   assert [r['step'] for r in rows] == [2, 4]
+  if 'ada' in arg.split(','):  # ADA's p, logged every step it is: in [0, 1]
+    assert all(0 <= r['augment_p'] <= 1 for r in rows)
   for key in ('d_loss', 'g_loss', 'd_real', 'd_fake', 'd_grad_norm', 'g_grad_norm'):
     assert all(np.isfinite(r[key]) for r in rows), key
   if 'acgan' in arg:
