@@ -45,7 +45,9 @@ def set_evals(c: ml_collections.ConfigDict, extractor: str, num_samples: int = 1
   every = c.get_ref('eval_every')  # Follows later changes of eval_every, command line included.
   c.evals = ml_collections.ConfigDict()
   c.evals.fd = dict(metric='fd', every=every, num_samples=num_samples, extractor=extractor)
-  c.evals['is'] = dict(metric='is', every=every, num_samples=is_samples, extractor=extractor)
+  # Not 'is', a Python keyword: the command line could not reach --config.evals.is.num_samples.
+  c.evals.inception_score = dict(metric='is', every=every, num_samples=is_samples,
+                                 extractor=extractor)
   c.eval.best_metric = metric_keys('fd', extractor)[0]
 
 

@@ -177,3 +177,24 @@ def test_run_bad_input_one_clear_line(tmp_path, tfds_dir, capsys, experiment, ov
     node[leaf] = value
   assert message in run_launch(capsys, config, tmp_path / 'w')
   assert not (tmp_path / 'w' / 'checkpoints').exists()  # Failed before anything was built.
+
+
+def test_every_evaluator_of_an_experiment_is_reached_from_the_command_line(tmp_path):
+  """The experiments' entry names are Python names, not keywords (an entry named `is` cannot be
+  overridden: `--config.evals.is.num_samples` does not parse): an override reaches the entry, and
+  a bad value is one line before anything runs."""
+  import keyword
+  import subprocess
+  import sys
+  from conftest import ROOT
+  from experiments import dcgan_mnist
+  for name in dcgan_mnist.get_config('runlocal').evals:
+    assert name.isidentifier() and not keyword.iskeyword(name), name
+  result = subprocess.run(
+      [sys.executable, 'launch.py', '--config', 'experiments/dcgan_mnist.py:runlocal', '--workdir',
+       str(tmp_path / 'run'), '--config.evals.inception_score.num_samples=1'],
+      cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      'error: config.evals.inception_score.num_samples: is needs at least 10 samples, got 1')
+  assert not (tmp_path / 'run').exists()
