@@ -19,7 +19,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from absl import logging as absl_logging  # noqa: E402
+
 from gan_jax.data import images  # noqa: E402
+from gan_jax.errors import UserError  # noqa: E402
 
 
 def timed_load(name: str, split: str, data_dir: str) -> tuple[float, tuple]:
@@ -35,6 +38,16 @@ def main(argv=None) -> int:
   parser.add_argument('--datasets', nargs='+', default=['mnist:train', 'cifar10:train'])
   parser.add_argument('--rounds', type=int, default=2)
   args = parser.parse_args(argv)
+  absl_logging.set_verbosity(absl_logging.ERROR)  # tfds's warnings about folders it looks into
+  try:  # A dataset that is not prepared there, or an unknown split: one line, before any table.
+    for spec in args.datasets:
+      name, _, split = spec.partition(':')
+      if not images.is_array_record(images.tfds_builder(name, args.data_dir, download=False)):
+        raise UserError(f'{name} in {args.data_dir} is not stored as ArrayRecord')
+      images.data_source(name, split, args.data_dir)
+  except UserError as e:
+    print(f'error: --datasets {spec}: {e}', file=sys.stderr)
+    return 2
   print(f'# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; '
         f'median of {args.rounds} rounds')
   print('| dataset | images | decode (s) | read back (s) | cache file (MB) |')

@@ -89,6 +89,10 @@ def test_decoded_cache_prints_decode_and_read_back(tfds_dir, capsys, monkeypatch
   cells = [c.strip() for c in row.split('|')[1:-1]]
   assert cells[:2] == ['mnist:test[:300]', '300 x 28x28x1'] and float(cells[2]) > 0
   assert float(cells[3]) > 0 and float(cells[4]) >= 0
+  assert decoded_cache.main(['--data_dir', tfds_dir, '--datasets', 'mnist:tset']) == 2
+  captured = capsys.readouterr()
+  assert captured.out == '' and captured.err.count('\n') == 1
+  assert captured.err.startswith("error: --datasets mnist:tset: config.dataset.split: 'tset'")
 
 
 @pytest.mark.parametrize('experiment', ['srgan_cifar', 'pix2pix_edges2mnist',
