@@ -177,13 +177,12 @@ def _load_tfds(name: str, split: str, data_dir: str | None, image_size: int, dow
   if 'image' not in features:
     raise DataError(f"config.dataset.name: tfds dataset '{name}' has no 'image' feature")
   num_classes = features['label'].num_classes if 'label' in features else 0
-  fingerprint = _files_fingerprint(str(builder.data_dir))
-  if fingerprint is None:  # No files to key the arrays by (tfds's mock data): decoded each time.
-    return (*_decode_tfds(builder, name, split, data_dir, image_size, num_classes, process_index,
-                          process_count), num_classes)
-  key = f'{name}|{split}|{image_size}|{process_index}/{process_count}|{fingerprint}'
-  path = os.path.join(cache_dir(), 'decoded', hashlib.sha256(key.encode()).hexdigest()[:20] + '.npz')
-  if os.path.exists(path):
+  fingerprint = _files_fingerprint(str(builder.data_dir))  # None: tfds's mock data, no files
+  path = None
+  if fingerprint is not None:
+    key = f'{name}|{split}|{image_size}|{process_index}/{process_count}|{fingerprint}'
+    path = os.path.join(cache_dir(), 'decoded', hashlib.sha256(key.encode()).hexdigest()[:20] + '.npz')
+  if path and os.path.exists(path):
     try:
       with np.load(path, allow_pickle=False) as f:
         if str(f['key']) == key:
@@ -192,10 +191,11 @@ def _load_tfds(name: str, split: str, data_dir: str | None, image_size: int, dow
       pass  # A damaged cache file is decoded again and replaced.
   images, labels = _decode_tfds(builder, name, split, data_dir, image_size, num_classes,
                                 process_index, process_count)
-  try:
-    save_npz(path, key=key, images=images, labels=labels)
-  except OSError:
-    pass  # A cache that cannot be written (read-only, full) only costs the next run the decode.
+  if path:
+    try:
+      save_npz(path, key=key, images=images, labels=labels)
+    except OSError:
+      pass  # A cache that cannot be written (read-only, full) only costs the next run the decode.
   return images, labels, num_classes
 
 
