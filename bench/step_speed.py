@@ -25,7 +25,8 @@ from absl import app, flags  # noqa: E402
 
 import launch  # noqa: E402  (its --config flag and the parsing that makes errors one line)
 from gan_jax import parallel  # noqa: E402
-from gan_jax.config import ConfigError, check_devices  # noqa: E402
+from gan_jax.config import ConfigError  # noqa: E402
+from gan_jax.train.families import check_devices  # noqa: E402
 from gan_jax.train.checks import check  # noqa: E402
 from gan_jax.train.run import build_run  # noqa: E402
 from gan_jax.train.step import make_train_step  # noqa: E402

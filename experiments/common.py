@@ -63,7 +63,7 @@ def shrink_for_runlocal(c: ml_collections.ConfigDict, num_steps: int = 4) -> Non
   for model in (c.generator, c.discriminator):
     if 'ch' in model:
       model.ch = 8
-  if c.family == 'noise':
+  if c.family in ('noise', 'style'):  # samples of the training distribution
     if 'fd' in c.evals:  # Offline: the dataset's classifier instead of the Inception.
       set_evals(c, f'{c.dataset.name}_cnn', num_samples=64, is_samples=64)
     return

@@ -105,7 +105,7 @@ def evaluate(workdir: str, metrics: list[str], step: int | None = None, extracto
   per_seed = []
   for i, seed in enumerate(run_seeds):
     sampler = family.evaluation_sampler(seeds.seed_config(config, seed), nets, dataset, mesh)
-    what = described(config, step, sampler.what)
+    what = described(config, step, sampler.what, getattr(sampler, 'who', None))
     seed_run = seed_state(state, i) if len(run_seeds) > 1 else state
     per_seed.append(quality.with_seed(seed)(sampler(seed_run), list(quality.entries), what))
   return (step, seeds.summarize([r for r, _ in per_seed], run_seeds),

@@ -68,3 +68,11 @@ def gradient_penalty(critic: Callable[[Array], Array], real: Array, fake: Array,
 def r1_penalty(critic: Callable[[Array], Array], real: Array) -> Array:
   """R1 (Mescheder et al. 2018): E[||grad critic(x)||^2] on real data; weighted by gamma/2."""
   return jnp.mean(_per_example_grad_norm_sq(critic, real))
+
+
+def path_lengths(ws_grads: Array) -> Array:
+  """StyleGAN2's path lengths [N] (Karras et al. 2020, eq. 4): for the gradient of
+  sum(image * y) with respect to W [N, num_ws, w_dim] (y: normal noise / sqrt(pixels)), the
+  norm over w_dim, its square averaged over the W vectors, square-rooted (the reference's
+  pl_grads.square().sum(2).mean(1).sqrt())."""
+  return jnp.sqrt(jnp.mean(jnp.sum(jnp.square(ws_grads), axis=2), axis=1))

@@ -96,7 +96,7 @@ def test_decoded_cache_prints_decode_and_read_back(tfds_dir, capsys, monkeypatch
 
 
 @pytest.mark.parametrize('experiment', ['srgan_cifar', 'pix2pix_edges2mnist',
-                                        'cyclegan_mnist_mnistm'])
+                                        'cyclegan_mnist_mnistm', 'stylegan2_cifar'])
 def test_random_batches_fit_each_family(experiment):
   """The batches bench/step_speed.py times are what each family's step takes (traced, not run)."""
   import importlib
@@ -117,6 +117,15 @@ def test_random_batches_fit_each_family(experiment):
                        random_batch(config, dataset))
   _, metrics = jax.eval_shape(make_train_step(config, nets, mesh), state, batch)
   assert metrics['g_loss'].shape == ()
+
+
+def test_style_step_bad_input_is_one_error_line():
+  result = subprocess.run([sys.executable, 'bench/style_step.py', '--config',
+                           'experiments/dcgan_mnist.py:runlocal'], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode != 0
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: config.family: this benchmark times the style family, got 'noise'")
 
 
 def test_pacgan_modes_cell_is_a_num_seeds_run(tmp_path, monkeypatch):

@@ -26,8 +26,10 @@ def test_cifar_configuration_has_the_reference_parameter_counts(num_classes, g_c
   default). Counted by hand from the reference's layer shapes: G = mapping 525,312 + synthesis
   19,422,227; D = blocks 14,160,896 + epilogue 6,559,745."""
   z, labels = jnp.zeros((2, 512)), jnp.zeros((2,), jnp.int32)
-  generator = stylegan2.StyleGAN2Generator((32, 32, 3), num_classes, map_layers=2)
-  discriminator = stylegan2.StyleGAN2Discriminator((32, 32, 3), num_classes, architecture='orig')
+  conditioning = 'class' if num_classes else 'none'
+  generator = stylegan2.StyleGAN2Generator((32, 32, 3), num_classes, conditioning, map_layers=2)
+  discriminator = stylegan2.StyleGAN2Discriminator((32, 32, 3), num_classes, conditioning,
+                                                   architecture='orig')
   assert _count(generator, z, labels) == g_count
   assert _count(discriminator, jnp.zeros((2, 32, 32, 3)), labels) == d_count
   assert generator.num_ws == 8  # 7 modulated convolutions and the last RGB output
@@ -35,11 +37,10 @@ def test_cifar_configuration_has_the_reference_parameter_counts(num_classes, g_c
 
 def test_shapes_square_and_rectangular():
   for shape, base in (((16, 16, 3), (4, 4)), ((16, 32, 1), (4, 8))):
-    generator = stylegan2.StyleGAN2Generator(shape, z_dim=8, w_dim=8, map_layers=2, channel_max=8,
-                                             base=base)
+    generator = stylegan2.StyleGAN2Generator(shape, w_dim=8, map_layers=2, channel_max=8, base=base)
     z = jax.random.normal(jax.random.key(0), (4, 8))
     variables = generator.init(jax.random.key(1), z, train=False)
-    images = generator.apply(variables, z, noise_key=jax.random.key(2))
+    images = generator.apply(variables, z, noise_keys=jax.random.split(jax.random.key(2), 4))
     assert images.shape == (4,) + shape and np.isfinite(np.asarray(images)).all()
     ws = generator.apply(variables, z, method=generator.mapping)
     assert ws.shape == (4, 8)
@@ -83,3 +84,24 @@ def test_minibatch_std_groups_consecutive_examples():
   np.testing.assert_allclose(halves, out, rtol=1e-6)
   with pytest.raises(ValueError, match='a group of 3 does not divide a batch of 8'):
     stylegan2.minibatch_std(x, 3)
+
+
+def test_truncation_and_the_w_average():
+  """The W average moves by w_avg_beta towards each training batch's mean W; samples with psi 0
+  are all the image of the average W; samples are clipped to [-1, 1], with the same noise."""
+  generator = stylegan2.StyleGAN2Generator((8, 8, 3), w_dim=8, map_layers=2, channel_max=8,
+                                           w_avg_beta=0.9)
+  z = jax.random.normal(jax.random.key(0), (6, 8))
+  variables = generator.init(jax.random.key(1), z, train=False)
+  assert not np.any(variables['batch_stats']['w_avg'])
+  w, updates = generator.apply(variables, z, None, True, method='mapping', mutable=['batch_stats'])
+  np.testing.assert_allclose(updates['batch_stats']['w_avg'], 0.1 * np.mean(w, 0), rtol=1e-5)
+  variables = dict(variables, batch_stats=updates['batch_stats'])
+  average = generator.clone(truncation_psi=0.0).apply(variables, z, train=False)
+  np.testing.assert_allclose(average, np.broadcast_to(average[:1], average.shape), atol=1e-6)
+  samples = generator.apply(variables, z, train=False)
+  assert np.abs(samples).max() <= 1.0 and not np.allclose(samples[0], samples[1])
+  w_avg = updates['batch_stats']['w_avg']
+  expected = generator.apply(variables, jnp.repeat(w_avg[None, None], 6, 0).repeat(generator.num_ws, 1),
+                             method='synthesis')
+  np.testing.assert_allclose(average, np.clip(expected, -1, 1), atol=1e-5)

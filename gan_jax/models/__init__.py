@@ -17,14 +17,17 @@ from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
 from gan_jax.models.srgan import SRGANDiscriminator, SRResNetGenerator
+from gan_jax.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from gan_jax.models.unet import PatchGANDiscriminator, UNetGenerator
 
 GENERATORS: dict[str, type[nn.Module]] = {
     'mlp': MLPGenerator, 'dcgan': DCGANGenerator, 'resnet': ResNetGenerator,
-    'unet': UNetGenerator, 'srresnet': SRResNetGenerator, 'cyclegan': CycleGANGenerator}
+    'unet': UNetGenerator, 'srresnet': SRResNetGenerator, 'cyclegan': CycleGANGenerator,
+    'stylegan2': StyleGAN2Generator}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {
     'mlp': MLPDiscriminator, 'dcgan': DCGANDiscriminator, 'resnet': ResNetDiscriminator,
-    'patchgan': PatchGANDiscriminator, 'srgan': SRGANDiscriminator}
+    'patchgan': PatchGANDiscriminator, 'srgan': SRGANDiscriminator,
+    'stylegan2': StyleGAN2Discriminator}
 
 
 def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigDict,
@@ -41,8 +44,9 @@ def _build_one(role: str, module: type[nn.Module], model: ml_collections.ConfigD
   if kwargs.get('conditioning', 'none') != 'none' and kind == 'class' and not num_classes:
     raise ConfigError(f'config.{role}.conditioning: {kwargs["conditioning"]!r} needs class '
                       'labels, and the dataset has none')
-  if 'out_shape' in fields:
-    kwargs['out_shape'] = tuple(data_shape)
+  for shape_field in ('out_shape', 'image_shape'):
+    if shape_field in fields:
+      kwargs[shape_field] = tuple(data_shape)
   if 'image_size' in fields:
     kwargs['image_size'] = data_shape[0]
   if 'scale' in fields:

@@ -87,7 +87,8 @@ class EqualDense(nn.Module):
     fan_in = x.shape[-1]
     kernel = self.param('kernel', lambda key, shape: jax.random.normal(key, shape) /
                         self.lr_multiplier, (fan_in, self.features))
-    bias = self.param('bias', lambda key, shape: jnp.full(shape, self.bias_init), (self.features,))
+    bias = self.param('bias', lambda key, shape: jnp.full(shape, self.bias_init, jnp.float32),
+                      (self.features,))
     y = x @ (kernel * (self.lr_multiplier / math.sqrt(fan_in))).astype(x.dtype)
     y = y + (bias * self.lr_multiplier).astype(x.dtype)
     return lrelu(y) if self.activation == 'lrelu' else y
@@ -128,7 +129,9 @@ class ModulatedConv(nn.Module):
   to_rgb: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array, w: jax.Array, noise_key: jax.Array | None) -> jax.Array:
+  def __call__(self, x: jax.Array, w: jax.Array, noise: jax.Array | None) -> jax.Array:
+    """`noise` [N or 1, H, W, 1] at the output's resolution (None: none), scaled by the layer's
+    learned strength."""
     k, in_ch = self.kernel_size, x.shape[-1]
     styles = EqualDense(in_ch, bias_init=1.0, name='affine')(w)  # [N, in]
     kernel = self.param('kernel', nn.initializers.normal(1.0), (k, k, in_ch, self.features))
@@ -143,9 +146,8 @@ class ModulatedConv(nn.Module):
       coefficients = jax.lax.rsqrt(jnp.sum(jnp.square(modulated), axis=(1, 2, 3)) + 1e-8)
       x = x * coefficients[:, None, None, :].astype(x.dtype)
       strength = self.param('noise_strength', nn.initializers.zeros, ())
-      if noise_key is not None:
-        noise = jax.random.normal(noise_key, x.shape[:3] + (1,), x.dtype)
-        x = x + noise * strength.astype(x.dtype)
+      if noise is not None:
+        x = x + noise.astype(x.dtype) * strength.astype(x.dtype)
     x = x + self.param('bias', nn.initializers.zeros, (self.features,)).astype(x.dtype)
     return x if self.to_rgb else lrelu(x)
 
@@ -156,31 +158,68 @@ def _channels(index: int, channel_base: int, channel_max: int) -> int:
   return min(channel_base // (4 << index), channel_max)
 
 
+def _check_config(role: str, model) -> None:
+  """The fields a config gives (`config.generator` / `config.discriminator`), before any build."""
+  get = lambda field, default: model.get(field, default)
+  if get('conditioning', 'none') not in ('none', 'class'):
+    raise ConfigError(f"config.{role}.conditioning: {get('conditioning', 'none')!r}; use 'none' "
+                      "or 'class' (a label embedding; the dataset's classes)")
+  if not 0.0 <= get('truncation_psi', 1.0) <= 1.0:
+    raise ConfigError(f"config.{role}.truncation_psi: must be in [0, 1] (1: no truncation, 0: "
+                      f"the average W), got {get('truncation_psi', 1.0)}")
+  if not 0.0 <= get('w_avg_beta', 0.995) < 1.0:
+    raise ConfigError(f"config.{role}.w_avg_beta: must be in [0, 1), got {get('w_avg_beta', 0)}")
+  if get('architecture', 'resnet') not in ('orig', 'resnet'):
+    raise ConfigError(f"config.{role}.architecture: {get('architecture', 'resnet')!r}; use "
+                      "'orig' or 'resnet'")
+  base = tuple(get('base', (4, 4)))
+  if len(base) != 2 or min(base) < 1:
+    raise ConfigError(f'config.{role}.base: the (height, width) of the first block, e.g. (4, 4) '
+                      f'or (4, 8); got {base}')
+  for field in ('w_dim', 'map_layers', 'channel_base', 'channel_max', 'mbstd_group'):
+    if field in model and model[field] < 1:
+      raise ConfigError(f'config.{role}.{field}: must be positive, got {model[field]}')
+
+
 def _check_shape(module, shape: tuple[int, ...]) -> None:
+  """The base resolution against the images' shape."""
+  role = 'generator' if isinstance(module, StyleGAN2Generator) else 'discriminator'
   h, w, _ = shape
   bh, bw = module.base
   blocks = int(round(math.log2(h / bh))) if h >= bh else -1
   if blocks < 0 or bh << blocks != h or bw << blocks != w:
-    raise ConfigError(f'config.{"generator" if isinstance(module, StyleGAN2Generator) else "discriminator"}'
-                      f'.base: {tuple(module.base)} doubled a whole number of times must give the '
-                      f'images\' {h}x{w}')
+    raise ConfigError(f'config.{role}.base: {tuple(module.base)} doubled a whole number of times '
+                      f'must give the images\' {h}x{w}')
 
 
 class StyleGAN2Generator(nn.Module):
-  """z (and a class label) -> image [N, H, W, C]; `mapping` and `synthesis` can be run alone
-  (the family averages W and truncates with `apply(..., method=...)`)."""
+  """z (and a class label) -> image [N, H, W, C].
+
+  The family runs `mapping` and `synthesis` apart (style mixing, path length); `__call__` with
+  `train=False` is the sampler's: W truncated towards the running W average by
+  `truncation_psi`, the constant noise, the image clipped to [-1, 1].
+  The W average (the reference's `w_avg` buffer, decay `w_avg_beta` per training batch) is the
+  variable `batch_stats/w_avg`, updated where `mapping` runs with `update_w_avg` and the
+  collection mutable."""
   out_shape: tuple[int, ...]
   num_classes: int = 0
-  z_dim: int = 512
+  conditioning: str = 'none'         # or 'class': a normalized label embedding beside z
   w_dim: int = 512
   map_layers: int = 8
   map_lr_multiplier: float = 0.01
   channel_base: int = 32768
   channel_max: int = 512
   base: tuple[int, int] = (4, 4)
+  w_avg_beta: float = 0.995
+  truncation_psi: float = 1.0        # samples: 1 = no truncation, 0 = the average W
 
   data_fields: ClassVar[tuple[str, ...]] = ('out_shape', 'num_classes')
   check_shape = _check_shape
+  check_config = staticmethod(_check_config)
+
+  @property
+  def classes(self) -> int:
+    return self.num_classes if self.conditioning == 'class' else 0
 
   @property
   def num_blocks(self) -> int:
@@ -192,10 +231,11 @@ class StyleGAN2Generator(nn.Module):
     return 2 * self.num_blocks
 
   def setup(self):
-    if self.num_classes:
+    if self.classes:
       self.embed = EqualDense(self.w_dim, name='embed')
     self.mapping_layers = [EqualDense(self.w_dim, self.map_lr_multiplier, activation='lrelu',
                                       name=f'fc{i}') for i in range(self.map_layers)]
+    self.w_avg = self.variable('batch_stats', 'w_avg', jnp.zeros, (self.w_dim,), jnp.float32)
     self.const = self.param('const', nn.initializers.normal(1.0),
                             tuple(self.base) + (_channels(0, self.channel_base, self.channel_max),))
     convs, to_rgbs = [], []
@@ -207,27 +247,49 @@ class StyleGAN2Generator(nn.Module):
       to_rgbs.append(ModulatedConv(self.out_shape[-1], 1, to_rgb=True, name=f'b{i}_torgb'))
     self.convs, self.to_rgbs = convs, to_rgbs
 
-  def mapping(self, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+  def mapping(self, z: jax.Array, labels: jax.Array | None = None,
+              update_w_avg: bool = False) -> jax.Array:
     """W [N, w_dim] of latents z [N, z_dim] (and classes [N])."""
     x = normalize_2nd_moment(z.astype(jnp.float32))
-    if self.num_classes:
-      y = self.embed(jax.nn.one_hot(labels, self.num_classes, dtype=jnp.float32))
+    if self.classes:
+      y = self.embed(jax.nn.one_hot(labels, self.classes, dtype=jnp.float32))
       x = jnp.concatenate([x, normalize_2nd_moment(y)], axis=-1)
     for layer in self.mapping_layers:
       x = layer(x)
+    if update_w_avg and self.is_mutable_collection('batch_stats'):
+      mean = jnp.mean(x.astype(jnp.float32), axis=0)
+      self.w_avg.value = mean + self.w_avg_beta * (self.w_avg.value - mean)
     return x
 
-  def synthesis(self, ws: jax.Array, noise_key: jax.Array | None = None) -> jax.Array:
+  def noise_shapes(self) -> list[tuple[int, int]]:
+    """(H, W) of each modulated convolution's output, in order."""
+    bh, bw = self.base
+    return [(bh << i, bw << i) for i in range(self.num_blocks) for _ in range(1 if i == 0 else 2)]
+
+  def noise(self, keys: jax.Array | None) -> list[jax.Array]:
+    """Each convolution's noise: from one key per example (training: the family draws them from
+    the examples' places in the global batch), or, with None, the constant noise (the same for
+    every sample, as the reference's noise_mode='const')."""
+    out = []
+    for layer, (h, w) in enumerate(self.noise_shapes()):
+      if keys is None:
+        out.append(jax.random.normal(jax.random.fold_in(jax.random.key(0x5717), layer),
+                                     (1, h, w, 1)))
+      else:
+        out.append(jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k, layer),
+                                                        (h, w, 1)))(keys))
+    return out
+
+  def synthesis(self, ws: jax.Array, noise_keys: jax.Array | None = None) -> jax.Array:
     """The image of W vectors ws [N, num_ws, w_dim] (block i's convolutions take ws[2i-1], ws[2i];
-    its RGB output ws[2i + 1], which the next block's first convolution also takes); noise from
-    `noise_key` (None: no noise)."""
-    keys = (list(jax.random.split(noise_key, len(self.convs))) if noise_key is not None
-            else [None] * len(self.convs))
+    its RGB output ws[2i + 1], which the next block's first convolution also takes); the noise
+    of `noise(noise_keys)`."""
+    noise = self.noise(noise_keys)
     x = jnp.broadcast_to(self.const[None], (ws.shape[0],) + self.const.shape)
     image, conv = None, 0
     for i in range(self.num_blocks):
       for _ in range(1 if i == 0 else 2):
-        x = self.convs[conv](x, ws[:, conv], keys[conv])
+        x = self.convs[conv](x, ws[:, conv], noise[conv])
         conv += 1
       if image is not None:
         image = upsample2d(image)
@@ -236,9 +298,15 @@ class StyleGAN2Generator(nn.Module):
     return image
 
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, train: bool = True,
-               noise_key: jax.Array | None = None) -> jax.Array:
+               noise_keys: jax.Array | None = None) -> jax.Array:
     w = self.mapping(z, labels)
-    return self.synthesis(jnp.repeat(w[:, None], self.num_ws, axis=1), noise_key)
+    if train:
+      return self.synthesis(jnp.repeat(w[:, None], self.num_ws, axis=1), noise_keys)
+    if self.truncation_psi != 1.0:
+      w = self.w_avg.value + self.truncation_psi * (w - self.w_avg.value)
+    # Samples are images: clipped to [-1, 1], as the reference's conversion to 8 bits clamps.
+    return jnp.clip(self.synthesis(jnp.repeat(w[:, None], self.num_ws, axis=1), noise_keys),
+                    -1.0, 1.0)
 
 
 def minibatch_std(x: jax.Array, group: int, channels: int = 1) -> jax.Array:
@@ -259,6 +327,7 @@ class StyleGAN2Discriminator(nn.Module):
   """image [N, H, W, C] (and class labels) -> logits [N]."""
   image_shape: tuple[int, ...]
   num_classes: int = 0
+  conditioning: str = 'none'         # or 'class': a projection on the label's mapped embedding
   architecture: str = 'resnet'       # or 'orig'
   channel_base: int = 32768
   channel_max: int = 512
@@ -269,13 +338,15 @@ class StyleGAN2Discriminator(nn.Module):
 
   data_fields: ClassVar[tuple[str, ...]] = ('image_shape', 'num_classes')
   check_shape = _check_shape
+  check_config = staticmethod(_check_config)
+
+  @property
+  def classes(self) -> int:
+    return self.num_classes if self.conditioning == 'class' else 0
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None,
                train: bool = True) -> jax.Array:
-    if self.architecture not in ('orig', 'resnet'):
-      raise ConfigError(f"config.discriminator.architecture: {self.architecture!r}; use 'orig' "
-                        "or 'resnet'")
     blocks = int(round(math.log2(x.shape[1] / self.base[0])))
     channels = lambda i: _channels(i, self.channel_base, self.channel_max)
     h = EqualConv(channels(blocks), 1, activation='lrelu', name=f'b{blocks}_fromrgb')(x)
@@ -292,11 +363,11 @@ class StyleGAN2Discriminator(nn.Module):
       h = minibatch_std(h, min(self.mbstd_group, h.shape[0]), self.mbstd_channels)
     h = EqualConv(ch, activation='lrelu', name='b0_conv')(h)
     h = EqualDense(ch, activation='lrelu', name='b0_fc')(h.reshape(h.shape[0], -1))
-    out = EqualDense(ch if self.num_classes else 1, name='b0_out')(h)
-    if not self.num_classes:
+    out = EqualDense(ch if self.classes else 1, name='b0_out')(h)
+    if not self.classes:
       return out[:, 0]
     # The projection head: the output's dot product with the label's mapped embedding.
-    cmap = EqualDense(ch, name='cmap_embed')(jax.nn.one_hot(labels, self.num_classes))
+    cmap = EqualDense(ch, name='cmap_embed')(jax.nn.one_hot(labels, self.classes))
     cmap = normalize_2nd_moment(cmap)
     for i in range(self.cmap_layers):
       cmap = EqualDense(ch, 0.01, activation='lrelu', name=f'cmap_fc{i}')(cmap)

@@ -6,6 +6,10 @@ Streams:
 - training, critic update i of step s, example j of the global batch:
   `z = normal(fold_in(fold_in(fold_in(run key, s), i), j))`, its class
   `randint(fold_in(that example key, 1))`;
+- style family, phase p of step s (0: generator, 1: path length, 2: discriminator), example j:
+  z and class as above from `fold_in(fold_in(fold_in(run key, s), p), j)`; with style mixing,
+  the second latent `normal(fold_in(example key, 2))`, whether it mixes `uniform(fold_in(.., 3))`,
+  the crossover `randint(fold_in(.., 4))`; the synthesis noise from `fold_in(example key, 5)`;
 - translation, step s: example j's dropout masks come from `fold_in(fold_in(run key, s), j)`;
 - preview (sample figures, toy mode metrics): `normal(fold_in(key(seed), 0xE7A1), (n, d))`,
   the same latents at every evaluation;
@@ -49,6 +53,21 @@ def noise_inputs(key: jax.Array, n: int, latent_dim: int, num_classes: int,
     labels = jax.vmap(lambda k: jax.random.randint(jax.random.fold_in(k, 1), (), 0,
                                                    num_classes))(keys)
   return z, labels
+
+
+def style_inputs(key: jax.Array, n: int, latent_dim: int, num_classes: int, num_ws: int,
+                 mixing_prob: float, axis_name: str | None) -> dict[str, jax.Array | None]:
+  """The style generator's inputs for this device's `n` examples: `z`, `labels` (as
+  `noise_inputs`), `z_mix` [n, latent_dim] and `crossover` [n] (the first W index taken from
+  `z_mix`'s W; `num_ws` where the example does not mix: with probability 1 - `mixing_prob`), and
+  `noise_keys` [n] (the synthesis noise)."""
+  keys = per_example_keys(key, n, axis_name)
+  z, labels = noise_inputs(key, n, latent_dim, num_classes, axis_name)
+  z_mix = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k, 2), (latent_dim,)))(keys)
+  mixes = jax.vmap(lambda k: jax.random.uniform(jax.random.fold_in(k, 3)))(keys) < mixing_prob
+  cut = jax.vmap(lambda k: jax.random.randint(jax.random.fold_in(k, 4), (), 1, num_ws))(keys)
+  return {'z': z, 'labels': labels, 'z_mix': z_mix, 'crossover': jnp.where(mixes, cut, num_ws),
+          'noise_keys': jax.vmap(lambda k: jax.random.fold_in(k, 5))(keys)}
 
 
 def dropout_keys(step_key: jax.Array, n: int, axis_name: str | None) -> jax.Array:

@@ -20,10 +20,10 @@ from clu import parameter_overview
 from jax.experimental import multihost_utils
 
 from gan_jax import figures, parallel
-from gan_jax.config import check_devices, check_precision
+from gan_jax.config import check_precision
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 from gan_jax.metrics import evaluators
-from gan_jax.train import seeds
+from gan_jax.train import families, seeds
 from gan_jax.train.checks import check
 from gan_jax.train.checkpoint import Checkpointer
 from gan_jax.train.samplers import described
@@ -208,7 +208,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   Returns the last evaluation's scalars, with the paths of the figure and logs.
   """
   config = check(config)
-  check_devices(config, jax.device_count())
+  families.check_devices(config, jax.device_count())
   check_precision(config, jax.devices())
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise WorkdirError(f'--workdir {workdir}: is a file, not a folder; give a new folder, or the '
@@ -320,7 +320,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, preemption: Preempti
         scalars.update(eval_scalars)
       if names := quality.due(step, last):
         results = [quality.with_seed(c.seed)(sampler(s), names,
-                                             described(config, step, sampler.what))
+                                             described(config, step, sampler.what,
+                                                       getattr(sampler, 'who', None)))
                    for c, sampler, s in zip(by_seed, quality_samples, views or per_seed(state))]
         quality_scalars = seeds.summarize([r for r, _ in results], run_seeds)
         protocols = seeds.summarize_texts([t for _, t in results], run_seeds)

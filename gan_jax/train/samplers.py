@@ -36,12 +36,14 @@ def make_preview_sampler(config: ml_collections.ConfigDict, generator, num_sampl
   return jax.jit(sample, compiler_options=parallel.compiler_options())
 
 
-def described(config: ml_collections.ConfigDict, step: int, what: str = 'samples') -> str:
+def described(config: ml_collections.ConfigDict, step: int, what: str = 'samples',
+              who: str | None = None) -> str:
   """What the evaluators score, for their protocol texts: "samples of the EMA generator (decay
   0.999) at step 1000", or "... of the generator (no average)" where `ema_decay` is 0. `what`:
-  the sampler's `what` ('samples', 'outputs for held-out sources')."""
-  who = (f'the EMA generator (decay {config.ema_decay:g})' if config.ema_decay
-         else 'the generator (no average)')
+  the sampler's `what` ('samples', 'outputs for held-out sources'); `who`: the sampler's own
+  description of the generator, where its family sets one."""
+  who = who or (f'the EMA generator (decay {config.ema_decay:g})' if config.ema_decay
+                else 'the generator (no average)')
   return f'{what} of {who} at step {step}'
 
 
@@ -62,6 +64,7 @@ class EvaluatorSampler:
   each device generating its share."""
 
   what = 'samples'
+  who: str | None = None  # the generator, where the family describes it (`described`)
 
   def __init__(self, config: ml_collections.ConfigDict, generator, num_classes: int,
                mesh: Mesh | None):

@@ -56,6 +56,16 @@ def make_optimizer(lr: float, b1: float, b2: float, schedule: str, num_updates: 
   return optax.adam(rate, b1=b1, b2=b2)
 
 
+def optimizers(config: ml_collections.ConfigDict) -> tuple[optax.GradientTransformation,
+                                                            optax.GradientTransformation]:
+  """(G's, D's) optimizer from `config.optim`, unless the family provides its own `optimizers`
+  (the style family corrects Adam for its lazy regularization steps)."""
+  o = config.optim
+  return (make_optimizer(o.g_lr, o.g_b1, o.g_b2, o.schedule, config.num_steps, o.decay_from),
+          make_optimizer(o.d_lr, o.d_b1, o.d_b2, o.schedule, config.num_steps * config.n_critic,
+                         o.decay_from))
+
+
 def create_state(config: ml_collections.ConfigDict, nets: Networks,
                  key: jax.Array | None = None) -> GANState:
   """Initial state from `key` (default: `jax.random.key(config.seed)`).
@@ -64,13 +74,11 @@ def create_state(config: ml_collections.ConfigDict, nets: Networks,
   """
   key = jax.random.key(config.seed) if key is None else key
   g_key, d_key, run_key = jax.random.split(key, 3)
-  g_vars, d_vars, running = families.get(config.family).init_variables(config, nets, g_key, d_key)
+  family = families.get(config.family)
+  g_vars, d_vars, running = family.init_variables(config, nets, g_key, d_key)
   g_params = {name: v['params'] for name, v in g_vars.items()}
   d_params = {name: v['params'] for name, v in d_vars.items()}
-  o = config.optim
-  g_tx = make_optimizer(o.g_lr, o.g_b1, o.g_b2, o.schedule, config.num_steps, o.decay_from)
-  d_tx = make_optimizer(o.d_lr, o.d_b1, o.d_b2, o.schedule, config.num_steps * config.n_critic,
-                        o.decay_from)
+  g_tx, d_tx = getattr(family, 'optimizers', optimizers)(config)
   return GANState(
       step=jnp.zeros((), jnp.int32),
       key=run_key,

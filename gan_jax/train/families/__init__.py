@@ -8,7 +8,9 @@
 - `init_variables(config, networks, g_key, d_key) -> (g_vars, d_vars, running)`:
   each network's Flax variables by name, and the running values the step carries;
 - `update(state, batch, *, config, nets, axis_name) -> (state, metrics)`: one training step on
-  this device's share of the batch, averaging over `axis_name` with `parts.device_mean`.
+  this device's share of the batch, averaging over `axis_name` with `parts.device_mean`;
+- and, where it needs them, `optimizers(config) -> (g_tx, d_tx)` (default: Adam from
+  `config.optim`) and `check_devices(config, num_devices)` (what it needs of each device's batch).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import ml_collections
 
 from gan_jax import config as config_lib
 from gan_jax.errors import ConfigError
-from gan_jax.train.families import cycle, noise, paired
+from gan_jax.train.families import cycle, noise, paired, style
 
-FAMILIES: dict[str, types.ModuleType] = {'noise': noise, 'paired': paired, 'cycle': cycle}
+FAMILIES: dict[str, types.ModuleType] = {'noise': noise, 'paired': paired, 'cycle': cycle,
+                                          'style': style}
 
 
 def get(name: str) -> types.ModuleType:
@@ -44,3 +47,11 @@ def fields_of_others(name: str) -> dict[str, str]:
   own = get(name).FIELDS
   return {field: other for other, family in FAMILIES.items() if other != name
           for field in family.FIELDS if field not in own}
+
+
+def check_devices(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """The batch split over `num_devices` devices: the shared check, then the family's."""
+  config_lib.check_devices(config, num_devices)
+  family = get(config.family)
+  if hasattr(family, 'check_devices'):
+    family.check_devices(config, num_devices)
