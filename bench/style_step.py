@@ -1,12 +1,7 @@
-"""The style family's lazy regularization: `lax.cond` in one program against two programs chosen
-on the host by step, on this machine's backend.
-
-The family's step skips path-length regularization and R1 with `lax.cond` on the step. The
-alternative compiles two programs: one that always regularizes (here: the family's step with each
-`lax.cond` replaced by its true branch) and one that never does (`pl_weight` = `r1_gamma` = 0).
-This prints the seconds per step of each program at each kind of step, and the mean step over
-one cycle of the intervals (the reference's: R1 every 16 steps, path length every 4). The
-two-program alternative regularizes with both whenever either is due.
+"""The style family's steps by kind: the seconds of a step with R1 and path-length
+regularization, with one of them, and with neither, each its own compiled program (the family's
+`step_kind`; the host picks the program by the step number), and the mean step over one cycle of
+the intervals (the reference's: R1 every 16 steps, path length every 4).
 
   python bench/style_step.py --config experiments/stylegan2_cifar.py:small [--iters 5]
 """
@@ -30,41 +25,33 @@ import launch  # noqa: E402
 from bench.step_speed import _ITERS, ShapesOnly, random_batch  # noqa: E402  (and --iters)
 from gan_jax import parallel  # noqa: E402
 from gan_jax.config import ConfigError  # noqa: E402
-from gan_jax.train import compiled as compiled_programs  # noqa: E402
 from gan_jax.train.checks import check  # noqa: E402
 from gan_jax.train.families import check_devices, style  # noqa: E402
 from gan_jax.train.run import build_run  # noqa: E402
 from gan_jax.train.step import make_train_step  # noqa: E402
 
-def program(config, always: bool):
-  """(compile seconds, run(step) -> seconds) of the config's step; with `always`, each lax.cond
-  of the family replaced by its true branch."""
+def time_kinds(config, steps: list[int]) -> dict[int, tuple[float, float]]:
+  """{step: (compile seconds, median seconds)} of the program of each step's kind."""
   run = build_run(config, dataset=ShapesOnly(config), checked=True)
   mesh = parallel.make_mesh()
   batch = parallel.shard_batch(random_batch(config, run.dataset), mesh)
-  cond = style.lax.cond
-  if always:
-    style.lax.cond = lambda pred, true, false, *operands: true(*operands)
-  try:
-    state = parallel.replicate(jax.tree.map(jnp.copy, run.state), mesh)
+  train_step = make_train_step(config, run.nets, mesh)
+  out = {}
+  for step_number in steps:
+    fresh = lambda: parallel.replicate(  # a copy each time: the step donates its state
+        jax.tree.map(jnp.copy, run.state.replace(step=jnp.int32(step_number))), mesh)
     start = time.perf_counter()
-    step = make_train_step(config, run.nets, mesh).lower(state, batch).compile()
+    program = train_step.lower(fresh(), batch).compile()
     compile_seconds = time.perf_counter() - start
-  finally:
-    style.lax.cond = cond
-    compiled_programs._programs.clear()  # the next program is traced anew
-
-  def seconds(step_number: int) -> float:
     times = []
     for _ in range(_ITERS.value + 1):
-      state = jax.tree.map(jnp.copy, run.state.replace(step=jnp.int32(step_number)))
-      state = parallel.replicate(state, mesh)  # a copy: the step donates its state
+      state = fresh()
       start = time.perf_counter()
-      jax.block_until_ready(step(state, batch))
+      jax.block_until_ready(program(state, batch))
       times.append(time.perf_counter() - start)
-    times = sorted(times[1:])
-    return times[len(times) // 2]
-  return compile_seconds, seconds
+    times = sorted(times[1:])  # the first call pays one-off transfers
+    out[step_number] = compile_seconds, times[len(times) // 2]
+  return out
 
 
 def main(argv) -> None:
@@ -79,32 +66,20 @@ def main(argv) -> None:
     sys.exit(f'error: {e}')
   g_every, d_every = config.g_reg_interval, config.d_reg_interval
   cycle = g_every * d_every // math.gcd(g_every, d_every)
-  kind = lambda step: (step % d_every == 0, step % g_every == 0)  # (R1, path length) due
-  kinds = {kind(step): step for step in reversed(range(cycle))}  # one step of each kind
-  names = {(True, True): 'R1 and path length', (False, True): 'path length only',
-           (True, False): 'R1 only', (False, False): 'neither'}
+  kinds = {style.step_kind(config, step): step for step in reversed(range(cycle))}
   print(f'# {flags.FLAGS["config"].config_filename}: batch {config.batch_size}, '
         f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax '
         f'{jax.__version__}, {jax.device_count()} x {jax.devices()[0].platform}; median of '
         f'{_ITERS.value} steps; R1 every {d_every}, path length every {g_every} steps')
-  print('| program | compile (s) | ' + ' | '.join(f'step with {names[k]} (s)' for k in kinds) +
-        f' | mean over {cycle} steps (s) |')
-  print('|---|---|' + '---|' * (len(kinds) + 1))
-  c, run = program(config, always=False)
-  cond = {k: run(step) for k, step in kinds.items()}
-  mean = sum(cond[kind(step)] for step in range(cycle)) / cycle
-  print(f'| one program, `lax.cond` | {c:.1f} | ' + ' | '.join(f'{t:.3f}' for t in cond.values()) +
-        f' | {mean:.3f} |')
-  c_always, run = program(config, always=True)
-  always = run(0)
-  plain = config.copy_and_resolve_references()
-  plain.pl_weight, plain.r1_gamma = 0.0, 0.0
-  c_never, run = program(plain, always=False)
-  never = run(1)
-  two = {k: never if k == (False, False) else always for k in kinds}
-  mean = sum(two[kind(step)] for step in range(cycle)) / cycle
-  print(f'| two programs (always regularize / never) | {c_always:.1f} + {c_never:.1f} | ' +
-        ' | '.join(f'{t:.3f}' for t in two.values()) + f' | {mean:.3f} |')
+  print('| step kind (regularizers) | compile (s) | s/step | steps of the kind per cycle |')
+  print('|---|---|---|---|')
+  times = time_kinds(config, list(kinds.values()))
+  for kind, step in kinds.items():
+    count = sum(style.step_kind(config, s) == kind for s in range(cycle))
+    print(f'| {" + ".join(kind) or "none"} | {times[step][0]:.1f} | {times[step][1]:.3f} | '
+          f'{count} of {cycle} |')
+  mean = sum(times[kinds[style.step_kind(config, s)]][1] for s in range(cycle)) / cycle
+  print(f'\nMean step over the cycle: {mean:.3f} s')
 
 
 if __name__ == '__main__':

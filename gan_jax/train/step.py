@@ -30,15 +30,55 @@ def make_train_step(config: ml_collections.ConfigDict, nets: Networks,
   axis (axis 1) over the mesh's `data` axis. With `config.num_seeds` > 1 the state is stacked
   (`initial_state`), the batch has a leading seed axis (samples on axis 2), and each metric is
   one value per seed: the update is `vmap`ped over the seeds inside each device's program.
+
+  A family whose steps differ by their number (`step_kind(config, step)`: the style family's
+  lazy regularization) gets one program per kind of step, chosen on the host (`StepsByKind`).
   """
+  family = families.get(config.family)
+  if hasattr(family, 'step_kind'):
+    return StepsByKind(config, nets, mesh, family.step_kind)
   return compiled.reuse('train_step', config, nets, mesh,
                         lambda config: _make_train_step(config, nets, mesh))
 
 
-def _make_train_step(config: ml_collections.ConfigDict, nets: Networks,
-                     mesh: Mesh) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
+class StepsByKind:
+  """The train step of a family whose update depends on the step number through
+  `step_kind(config, step) -> kind` (a tuple): each kind's program, compiled at its first use,
+  runs the steps of that kind.
+
+  The kind is read from the state's step on the host, which waits for the previous step to
+  finish; the next batch is already made by then. On XLA:CPU, convolutions inside `lax.cond`
+  ran 2-6x slower than straight-line ones (RESULTS.md, "The style family's lazy
+  regularization"), which a branch inside one program would cost every regularization step.
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict, nets: Networks, mesh: Mesh,
+               step_kind: Callable[[ml_collections.ConfigDict, int], tuple]):
+    self.config, self.nets, self.mesh, self.step_kind = config, nets, mesh, step_kind
+
+  def program(self, kind: tuple) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
+    return compiled.reuse(f'train_step {kind}', self.config, self.nets, self.mesh,
+                          lambda config: _make_train_step(config, self.nets, self.mesh, kind))
+
+  def kind_of(self, state: GANState) -> tuple:
+    step = state.step
+    if isinstance(step, jax.core.Tracer) or not isinstance(step, jax.Array):
+      return self.step_kind(self.config, 0)  # traced (eval_shape): the first step's program
+    return self.step_kind(self.config, int(step.addressable_data(0)))
+
+  def __call__(self, state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
+    return self.program(self.kind_of(state))(state, batch)
+
+  def lower(self, state: GANState, batch: Batch):
+    """The lowered program of the state's step's kind (`bench/step_speed.py`)."""
+    return self.program(self.kind_of(state)).lower(state, batch)
+
+
+def _make_train_step(config: ml_collections.ConfigDict, nets: Networks, mesh: Mesh,
+                     kind: tuple | None = None
+                     ) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
   per_device = functools.partial(families.get(config.family).update, config=config, nets=nets,
-                                 axis_name='data')
+                                 axis_name='data', **({} if kind is None else {'kind': kind}))
   batch_spec = P(None, 'data')
   if config.num_seeds > 1:
     per_device = _over_seeds(per_device)

@@ -15,9 +15,9 @@ ratio = I / (I + 1), the learning rate times ratio and the betas to the power ra
 second latent from a random crossover on. The EMA generator averages with a half-life of
 `ema_kimg` thousand images, ramped up as `ema_rampup` x the images seen.
 
-The lazy phases are `lax.cond`s on the step inside the one compiled step, so the step is the same
-program on 1 or 8 devices and resumes exactly (RESULTS.md, "The style family's step", gives what
-the branches cost on XLA:CPU).
+Which regularizers a step runs is its kind (`step_kind`): each kind is its own compiled program,
+chosen on the host by the step number (`gan_jax.train.step.StepsByKind`), so no convolution runs
+inside a branch (RESULTS.md, "The style family's lazy regularization").
 """
 
 from __future__ import annotations
@@ -173,6 +173,13 @@ def init_variables(config: ml_collections.ConfigDict, nets: Networks, g_key: jax
   return {'g': g_vars}, {'d': d_vars}, running
 
 
+def step_kind(config: ml_collections.ConfigDict, step: int) -> tuple[str, ...]:
+  """The regularizers due at `step` (0-based), as the reference's phases: R1 ('r1') every
+  `d_reg_interval` steps, path length ('pl') every `g_reg_interval` steps, from step 0."""
+  return ((('pl',) if config.pl_weight and step % config.g_reg_interval == 0 else ()) +
+          (('r1',) if config.r1_gamma and step % config.d_reg_interval == 0 else ()))
+
+
 def ema_beta(config: ml_collections.ConfigDict, step: jax.Array) -> jax.Array:
   """The EMA's decay after update `step` (0-based): a half-life of `ema_kimg` thousand images,
   at most `ema_rampup` x the images seen before the update (the reference's cur_nimg)."""
@@ -197,9 +204,9 @@ def generate(generator, g_params, g_stats, style: dict[str, Any], update_w_avg: 
 
 
 def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Networks,
-           axis_name: str | None):
+           axis_name: str | None, kind: tuple[str, ...]):
   """One step on this device's share of the batch: `x` [1, samples, *image shape], and for
-  conditional models `label` [1, samples]."""
+  conditional models `label` [1, samples]; `kind`: the regularizers due (`step_kind`)."""
   generator, discriminator = nets.generators['g'], nets.discriminators['d']
   real_x, real_labels = batch['x'][0], batch['label'][0] if 'label' in batch else None
   n = real_x.shape[0]
@@ -226,7 +233,7 @@ def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Netw
   g_params, g_opt_state = optimizer_step(state.g_tx, g_grads, state.g_opt_state, state.g_params)
   g_stats = device_mean(g_stats, axis_name)
 
-  # 2. Path-length regularization (lazy).
+  # 2. Path-length regularization, on the steps whose kind has it.
   def pl_loss(g_params):
     style = style_inputs(1, n // config.pl_batch_shrink)
     images, ws, _ = generate(generator, g_params, g_stats, style)
@@ -242,17 +249,12 @@ def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Netw
     penalty = jnp.mean(jnp.square(lengths - mean))
     return penalty * config.pl_weight * config.g_reg_interval, (mean, penalty)
 
-  def pl_step(g_params, g_opt_state):
-    grads, (mean, penalty) = jax.grad(pl_loss, has_aux=True)(g_params['g'])
+  pl_mean, pl_penalty = state.running['pl_mean'], state.running['pl_penalty']
+  if 'pl' in kind:
+    grads, (pl_mean, pl_penalty) = jax.grad(pl_loss, has_aux=True)(g_params['g'])
     g_params, g_opt_state = optimizer_step(state.g_tx, device_mean({'g': grads}, axis_name),
                                            g_opt_state, g_params)
-    return g_params, g_opt_state, mean, device_mean(penalty, axis_name)
-
-  pl_mean, pl_penalty = state.running['pl_mean'], state.running['pl_penalty']
-  if config.pl_weight:
-    g_params, g_opt_state, pl_mean, pl_penalty = lax.cond(
-        state.step % config.g_reg_interval == 0, pl_step,
-        lambda p, o: (p, o, pl_mean, pl_penalty), g_params, g_opt_state)
+    pl_penalty = device_mean(pl_penalty, axis_name)
 
   # 3. D: real images against the new G's samples.
   style = style_inputs(2, n)
@@ -269,21 +271,17 @@ def update(state, batch: Batch, *, config: ml_collections.ConfigDict, nets: Netw
   d_grads = device_mean({'d': d_grads}, axis_name)
   d_params, d_opt_state = optimizer_step(state.d_tx, d_grads, state.d_opt_state, state.d_params)
 
-  # 4. R1 on the real images before augmentation (lazy).
-  def r1_step(d_params, d_opt_state):
+  # 4. R1 on the real images before augmentation, on the steps whose kind has it.
+  r1 = state.running['r1_penalty']
+  if 'r1' in kind:
     def r1_loss(params):
       critic = lambda x: logits(params, x, real_labels, jax.random.fold_in(step_key, 13))
       penalty = losses.r1_penalty(critic, real_x)
       return penalty * (config.r1_gamma / 2) * config.d_reg_interval, penalty
-    grads, penalty = jax.grad(r1_loss, has_aux=True)(d_params['d'])
+    grads, r1 = jax.grad(r1_loss, has_aux=True)(d_params['d'])
     d_params, d_opt_state = optimizer_step(state.d_tx, device_mean({'d': grads}, axis_name),
                                            d_opt_state, d_params)
-    return d_params, d_opt_state, device_mean(penalty, axis_name)
-
-  r1 = state.running['r1_penalty']
-  if config.r1_gamma:
-    d_params, d_opt_state, r1 = lax.cond(state.step % config.d_reg_interval == 0, r1_step,
-                                         lambda p, o: (p, o, r1), d_params, d_opt_state)
+    r1 = device_mean(r1, axis_name)
 
   beta = ema_beta(config, state.step)
   new_state = state.replace(
