@@ -4,7 +4,8 @@
    image pools) on the accelerator against the same steps on the CPU: largest relative difference
    of the logged metrics after 2 steps, matmuls and convolutions at full f32 precision.
 2. Seconds per step and model FLOP utilization (MFU) of DCGAN 64x64 (batch 64) and cgan_cifar
-   (SNGAN-style ResNets, projection discriminator, hinge loss, n_critic 2), in f32 and bf16:
+   (SNGAN-style ResNets, projection discriminator, hinge loss, n_critic 2), in f32 and bf16, and
+   of stylegan2_cifar (the StyleGAN2-ADA paper's CIFAR-10 network, batch 64) in f32:
    FLOPs per step from XLA's cost analysis of the compiled step, over the datasheet's dense peak
    of the chip (bf16 tensor cores for bf16; TF32 for f32, which jax's default matmul precision
    uses on GPUs) or, for chips not in PEAKS (CPUs), over the matmul rate measured here.
@@ -147,12 +148,15 @@ def flops_of(compiled) -> float:
   return float((cost[0] if isinstance(cost, list) else cost).get('flops', float('nan')))
 
 
-def time_training(name: str, config, device, iters: int, matmul_n: int, rows: list[dict]) -> None:
+def time_training(name: str, config, device, iters: int, matmul_n: int, rows: list[dict],
+                  step: int = 0) -> None:
+  """A row of seconds per step from the state at `step` (its kind of step, for a family whose
+  steps differ: the style family's lazy regularization)."""
   from gan_jax import parallel
   from gan_jax.train.step import make_train_step
   run, batch = run_and_batch(config)
   mesh = mesh_of(device)
-  state = parallel.replicate(run.state, mesh)
+  state = parallel.replicate(run.state.replace(step=jax.numpy.int32(step)), mesh)
   batch = parallel.shard_batch(batch, mesh)
   start = time.perf_counter()
   compiled = make_train_step(config, run.nets, mesh).lower(state, batch).compile()
@@ -265,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke:  # its compile alone is half a minute on a CPU
       time_training('cgan_cifar', load_config('experiments/cgan_cifar.py', precision=precision),
                     device, iters, matmul_n, rows)
+  if not args.smoke:  # the StyleGAN2-ADA paper's CIFAR-10 network, on a step without R1
+    time_training('stylegan2_cifar (no R1)', load_config('experiments/stylegan2_cifar.py'),
+                  device, iters, matmul_n, rows, step=1)
   time_inception(device, 2 if args.smoke else 500, iters, rows)
   pacgan(args.budget_s - (time.perf_counter() - start), args.smoke, rows)
   header = (f'# gan_jax device check: {jax.device_count()} x {device.device_kind} ({device.platform}), '

@@ -31,7 +31,7 @@ import optax
 from jax import lax
 from jax.sharding import Mesh
 
-from gan_jax import augment, data, losses
+from gan_jax import augment, data, losses, parallel
 from gan_jax.config import non_negative
 from gan_jax.errors import ConfigError
 from gan_jax.metrics import evaluators
@@ -153,7 +153,42 @@ def evaluation_sampler(config: ml_collections.ConfigDict, nets: Networks, datase
 
 
 def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
-  return noise.preview(config, nets, dataset, mesh)
+  """Class rows for a conditional generator (the noise family's figure); otherwise
+  `StylePreview`: samples, a truncation sweep and a style-mixing row."""
+  if nets.generators['g'].classes:
+    return noise.preview(config, nets, dataset, mesh)
+  return StylePreview(config, nets.generators['g'])
+
+
+class StylePreview:
+  """An 8 x 8 figure of the EMA generator from fixed latents z_0..z_39 (constant noise):
+  rows 1-5, samples z_0..z_39 (truncated by `generator.truncation_psi`); row 6, z_0's W truncated
+  towards the W average with psi 1, 6/7, ..., 0; row 7, z_0..z_7 untruncated; row 8, each of
+  those with z_0's coarse styles (the first half of the W vectors, from the lowest resolution)."""
+
+  COLUMNS = 8
+
+  def __init__(self, config: ml_collections.ConfigDict, generator):
+    z = inputs.preview_latents(config.seed, 5 * self.COLUMNS, config.latent_dim)
+    psis = jnp.linspace(1.0, 0.0, self.COLUMNS)
+    half = generator.num_ws // 2
+
+    def draw(g_params, g_stats):
+      variables = {'params': g_params, 'batch_stats': g_stats}
+      synthesis = lambda w: jnp.clip(generator.apply(variables, w, method='synthesis'), -1, 1)
+      samples = generator.apply(variables, z, train=False)
+      w = generator.apply(variables, z[:self.COLUMNS], method='mapping')
+      w_avg = g_stats['w_avg']
+      sweep = (w_avg + psis[:, None] * (w[0] - w_avg))[:, None].repeat(generator.num_ws, 1)
+      ws = w[:, None].repeat(generator.num_ws, 1)
+      mixed = ws.at[:, :half].set(ws[0, :half])
+      return jnp.concatenate([samples, synthesis(sweep), synthesis(ws), synthesis(mixed)])
+    self.draw = jax.jit(draw, compiler_options=parallel.compiler_options())
+
+  def __call__(self, state) -> tuple[Any, dict[str, float]]:
+    from gan_jax import figures  # matplotlib: only runs that draw need it
+    images = jax.device_get(self.draw(state.g_ema_params['g'], state.g_batch_stats['g']))
+    return figures.image_grid(images, 8), {}
 
 
 translator = noise.translator
