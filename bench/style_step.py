@@ -64,13 +64,15 @@ def main(argv) -> None:
       raise ConfigError(f'config.family: this benchmark times the style family, got {config.family!r}')
   except ConfigError as e:
     sys.exit(f'error: {e}')
-  g_every, d_every = config.g_reg_interval, config.d_reg_interval
+  g_every = config.g_reg_interval if config.pl_weight else 1
+  d_every = config.d_reg_interval if config.r1_gamma else 1
   cycle = g_every * d_every // math.gcd(g_every, d_every)
   kinds = {style.step_kind(config, step): step for step in reversed(range(cycle))}
   print(f'# {flags.FLAGS["config"].config_filename}: batch {config.batch_size}, '
         f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax '
         f'{jax.__version__}, {jax.device_count()} x {jax.devices()[0].platform}; median of '
-        f'{_ITERS.value} steps; R1 every {d_every}, path length every {g_every} steps')
+        f'{_ITERS.value} steps; R1 every {d_every} steps' +
+        (f', path length every {g_every}' if config.pl_weight else ', no path length'))
   print('| step kind (regularizers) | compile (s) | s/step | steps of the kind per cycle |')
   print('|---|---|---|---|')
   times = time_kinds(config, list(kinds.values()))

@@ -220,3 +220,20 @@ def pytest_sessionfinish(session, exitstatus):
   if _COMPILE_CACHE is not None:  # The process that made the cache (the xdist controller) removes it.
     import shutil
     shutil.rmtree(_COMPILE_CACHE, ignore_errors=True)
+
+
+class RandomImages:
+  """A stand-in image dataset with labels, so that step tests need no prepared data:
+  `batch(step)` is {'x': [updates, samples, *shape] uniform in [-1, 1], 'label': [updates,
+  samples]}, drawn from `step`."""
+
+  def __init__(self, shape: tuple[int, ...] = (28, 28, 1), updates: int = 1, samples: int = 16,
+               num_classes: int = 10):
+    self.shape, self.updates, self.samples, self.num_classes = shape, updates, samples, num_classes
+
+  def batch(self, step: int) -> dict:
+    import numpy as np
+    rng = np.random.default_rng(step)
+    n = (self.updates, self.samples)
+    return {'x': rng.uniform(-1, 1, n + tuple(self.shape)).astype(np.float32),
+            'label': rng.integers(0, self.num_classes, n).astype(np.int32)}

@@ -18,6 +18,7 @@ from gan_jax.metrics import classifier, evaluators, extractors, records, scores
 from gan_jax.train.families import noise
 from gan_jax.train.samplers import EvaluatorSampler
 from gan_jax.train.state import create_state
+from conftest import RandomImages
 
 REAL_SPLIT = 'train[:240]'
 METRICS = ('fd', 'kid', 'pr', 'dc', 'intra_fd', 'is', 'cas', 'stacked_modes')
@@ -127,7 +128,7 @@ def test_the_ema_generator_is_scored(wiring):
   c = w['config'].copy_and_resolve_references()
   c.evals = {'fd': dict(metric='fd', extractor='mnist_cnn', real_split=REAL_SPLIT, num_samples=64)}
   quality = evaluators.Evaluators(c, evaluators.SampleKind(True, True, 10), w['mesh'])
-  nets = noise.networks(c, RandomImages)
+  nets = noise.networks(c, RandomImages())
   sampler = EvaluatorSampler(c, nets.generators['g'], 10, w['mesh'])
   state = create_state(c, nets)
   other = create_state(c, nets, key=jax.random.key(7))
@@ -143,7 +144,3 @@ def test_the_ema_generator_is_scored(wiring):
   assert samples.images.shape == (30, 28, 28, 1)
   assert list(samples.labels) == [i % 10 for i in range(30)]
   assert samples.labels_of == 'the labels the samples were drawn for'
-
-
-class RandomImages:
-  shape, num_classes = (28, 28, 1), 10

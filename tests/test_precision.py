@@ -18,7 +18,7 @@ from gan_jax.train.step import make_train_step
 
 def noise_case():
   from test_step import RandomImages, image_config
-  return image_config(sync_batch_norm=False), RandomImages()
+  return image_config(sync_batch_norm=False), RandomImages(updates=2)
 
 
 def paired_case():

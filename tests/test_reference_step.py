@@ -13,6 +13,7 @@ from experiments import dcgan_mnist, gan_grid
 from gan_jax import data, models, parallel
 from gan_jax.train.run import build_run
 from gan_jax.train.step import make_train_step
+from conftest import RandomImages
 
 # (discriminator loss of (real logits, fake logits), generator loss of fake logits), as published.
 LOSSES = {
@@ -156,19 +157,6 @@ def toy_config(**overrides):
   return override(config, overrides)
 
 
-class RandomImages:
-  """Labelled random images, so that the image cases need no prepared data."""
-  shape, num_classes = (28, 28, 1), 10
-
-  def __init__(self, n_critic):
-    self.n_critic = n_critic
-
-  def batch(self, step):
-    rng = np.random.default_rng(step)
-    return {'x': rng.uniform(-1, 1, (self.n_critic, 8, 28, 28, 1)).astype(np.float32),
-            'label': rng.integers(0, 10, (self.n_critic, 8)).astype(np.int32)}
-
-
 def image_config(variant, **overrides):
   config = dcgan_mnist.get_config(f'runlocal,{variant}')
   config.update(num_steps=4, n_critic=1, ema_decay=0.9)
@@ -202,7 +190,7 @@ CASES = {  # name -> (config, devices)
 def test_train_step_equals_the_reference(case):
   config, devices = CASES[case]
   mesh = Mesh(np.array(jax.devices()[:devices]), ('data',))
-  dataset = (RandomImages(config.n_critic) if config.dataset.name == 'mnist'
+  dataset = (RandomImages(updates=config.n_critic, samples=8) if config.dataset.name == 'mnist'
              else data.build(config))
   run = build_run(config, dataset=dataset)
   nets, state = run.nets, run.state

@@ -15,6 +15,7 @@ from gan_jax.train.parts import pack
 from gan_jax.train.run import build_run
 from gan_jax.train.state import initial_state
 from gan_jax.train.step import make_train_step
+from conftest import RandomImages
 
 
 def small_config(**overrides):
@@ -116,19 +117,9 @@ def image_config(sync_batch_norm):
   return config
 
 
-class RandomImages:
-  """A stand-in image dataset with labels, so that this test needs no prepared data."""
-  shape, num_classes = (28, 28, 1), 10
-
-  def batch(self, step):
-    rng = np.random.default_rng(step)
-    return {'x': rng.uniform(-1, 1, (2, 16, 28, 28, 1)).astype(np.float32),
-            'label': rng.integers(0, 10, (2, 16)).astype(np.int32)}
-
-
 def run_image_steps(config, num_devices, steps=2):
   mesh = Mesh(np.array(jax.devices()[:num_devices]), ('data',))
-  run = build_run(config, dataset=RandomImages())
+  run = build_run(config, dataset=RandomImages(updates=2))
   state = parallel.replicate(run.state, mesh)
   train_step = make_train_step(config, run.nets, mesh)
   for step in range(steps):
@@ -165,7 +156,7 @@ def test_cpu_train_step_keeps_convolutions_on_xla():
   # 16 channels: with XLA's default options this step has 7 YNNPACK convolutions.
   config.generator.ch = config.discriminator.ch = 16
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
-  run = build_run(config, dataset=RandomImages())
+  run = build_run(config, dataset=RandomImages(updates=2))
   state = parallel.replicate(run.state, mesh)
   batch = parallel.shard_batch(run.dataset.batch(0), mesh)
   step = make_train_step(config, run.nets, mesh)

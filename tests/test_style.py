@@ -20,6 +20,7 @@ from gan_jax.train.checks import check
 from gan_jax.train.families import check_devices, style
 from gan_jax.train.run import build_run
 from gan_jax.train.step import make_train_step
+from conftest import RandomImages
 
 
 def small_config(**overrides):
@@ -40,16 +41,6 @@ def small_config(**overrides):
     group, _, field = key.rpartition('.')
     (c[group] if group else c)[field] = value
   return check(c)
-
-
-class RandomImages:
-  """Random 8x8 RGB images with classes, so that the step tests need no prepared data."""
-  shape, num_classes = (8, 8, 3), 10
-
-  def batch(self, step):
-    rng = np.random.default_rng(step)
-    return {'x': rng.uniform(-1, 1, (1, 16, 8, 8, 3)).astype(np.float32),
-            'label': rng.integers(0, 10, (1, 16)).astype(np.int32)}
 
 
 def example_keys(state, phase, n):
@@ -171,13 +162,13 @@ def reference_step(config, nets, state, batch, step: int):
 def run_steps(config, devices, steps=2):
   """(state, metrics of each step) after `steps` train steps on `devices` devices."""
   mesh = Mesh(np.array(jax.devices()[:devices]), ('data',))
-  run = build_run(config, dataset=RandomImages())
+  run = build_run(config, dataset=RandomImages((8, 8, 3)))
   state = parallel.replicate(run.state, mesh)
   train_step = make_train_step(config, run.nets, mesh)
   states, metrics = [jax.device_get(state)], []
   types = [jax.typeof(x) for x in jax.tree.leaves(state)]
   for step in range(steps):
-    state, m = train_step(state, parallel.shard_batch(RandomImages().batch(step), mesh))
+    state, m = train_step(state, parallel.shard_batch(RandomImages((8, 8, 3)).batch(step), mesh))
     states.append(jax.device_get(state))
     metrics.append(jax.device_get(m))
   # The new state has the initial state's types (weak types included): each kind of step
@@ -192,7 +183,7 @@ def test_style_step_equals_the_reference_and_eight_devices_match_one():
   config = small_config()
   nets, states, metrics = run_steps(config, 1)
   reference = jax.jit(lambda state, batch: reference_step(config, nets, state, batch, 0))
-  expected, expected_metrics = jax.device_get(reference(states[0], RandomImages().batch(0)))
+  expected, expected_metrics = jax.device_get(reference(states[0], RandomImages((8, 8, 3)).batch(0)))
   for name, tree in expected.items():
     jax.tree.map(lambda want, got: np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6,
                                                               err_msg=name),
@@ -277,4 +268,4 @@ def test_style_config_mistakes_are_one_line_before_any_build(overrides, message)
   with pytest.raises(ConfigError, match=message):
     config = small_config(**overrides)
     check_devices(config, 8)
-    build_run(config, dataset=RandomImages())
+    build_run(config, dataset=RandomImages((8, 8, 3)))
