@@ -154,35 +154,49 @@ def evaluation_sampler(config: ml_collections.ConfigDict, nets: Networks, datase
 
 def preview(config: ml_collections.ConfigDict, nets: Networks, dataset, mesh: Mesh | None):
   """Class rows for a conditional generator (the noise family's figure); otherwise
-  `StylePreview`: samples, a truncation sweep and a style-mixing row."""
+  `StylePreview`: samples, a truncation sweep and a style-mixing grid."""
   if nets.generators['g'].classes:
     return noise.preview(config, nets, dataset, mesh)
   return StylePreview(config, nets.generators['g'])
 
 
 class StylePreview:
-  """An 8 x 8 figure of the EMA generator from fixed latents z_0..z_39 (constant noise):
-  rows 1-5, samples z_0..z_39 (truncated by `generator.truncation_psi`); row 6, z_0's W truncated
-  towards the W average with psi 1, 6/7, ..., 0; row 7, z_0..z_7 untruncated; row 8, each of
-  those with z_0's coarse styles (the first half of the W vectors, from the lowest resolution)."""
+  """An 8 x 8 figure of the EMA generator from fixed latents z_0, z_1, ... (constant noise):
+  rows 1-3, samples z_0..z_23 (truncated by `generator.truncation_psi`); row 4, z_0's W
+  truncated towards the W average with psi 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.25, 0; rows 5-8, a
+  style-mixing grid: row 5 shows z_1..z_7 (the fine styles, one per column), column 1 of rows
+  6-8 z_8..z_10 (the coarse styles, one per row), and each other cell takes its row's coarse
+  styles (the first half of the W vectors, from the lowest resolution) and its column's fine
+  ones. Latents below the samples are not truncated."""
 
-  COLUMNS = 8
+  PSIS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.25, 0.0)
 
   def __init__(self, config: ml_collections.ConfigDict, generator):
-    z = inputs.preview_latents(config.seed, 5 * self.COLUMNS, config.latent_dim)
-    psis = jnp.linspace(1.0, 0.0, self.COLUMNS)
-    half = generator.num_ws // 2
+    z = inputs.preview_latents(config.seed, 24, config.latent_dim)
+    mix_z = inputs.preview_latents(config.seed, 35, config.latent_dim)[24:]  # 11 more
+    psis = jnp.asarray(self.PSIS)
+    half, num_ws = generator.num_ws // 2, generator.num_ws
 
     def draw(g_params, g_stats):
       variables = {'params': g_params, 'batch_stats': g_stats}
-      synthesis = lambda w: jnp.clip(generator.apply(variables, w, method='synthesis'), -1, 1)
       samples = generator.apply(variables, z, train=False)
-      w = generator.apply(variables, z[:self.COLUMNS], method='mapping')
+      w = generator.apply(variables, jnp.concatenate([z[:1], mix_z]), method='mapping')
       w_avg = g_stats['w_avg']
-      sweep = (w_avg + psis[:, None] * (w[0] - w_avg))[:, None].repeat(generator.num_ws, 1)
-      ws = w[:, None].repeat(generator.num_ws, 1)
-      mixed = ws.at[:, :half].set(ws[0, :half])
-      return jnp.concatenate([samples, synthesis(sweep), synthesis(ws), synthesis(mixed)])
+      sweep = w_avg + psis[:, None] * (w[0] - w_avg)                      # [8, w_dim]
+      fine, coarse = w[1:8], w[8:11]
+      mixed = jnp.concatenate([jnp.broadcast_to(coarse[:, None, None], (3, 7, half, w.shape[-1])),
+                               jnp.broadcast_to(fine[None, :, None], (3, 7, num_ws - half,
+                                                                      w.shape[-1]))], axis=2)
+      ws = jnp.concatenate([sweep[:, None].repeat(num_ws, 1), fine[:, None].repeat(num_ws, 1),
+                            coarse[:, None].repeat(num_ws, 1), mixed.reshape(21, num_ws, -1)])
+      images = jnp.clip(generator.apply(variables, ws, method='synthesis'), -1, 1)
+      sweep_images, fine_images, coarse_images = images[:8], images[8:15], images[15:18]
+      mixed_images = images[18:].reshape((3, 7) + images.shape[1:])
+      blank = jnp.ones((1,) + images.shape[1:])
+      grid = [samples, sweep_images, blank, fine_images]
+      for i in range(3):
+        grid += [coarse_images[i:i + 1], mixed_images[i]]
+      return jnp.concatenate(grid)
     self.draw = jax.jit(draw, compiler_options=parallel.compiler_options())
 
   def __call__(self, state) -> tuple[Any, dict[str, float]]:
