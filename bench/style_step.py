@@ -59,9 +59,9 @@ def main(argv) -> None:
   config = launch._CONFIG.value
   try:
     config = check(config)
-    check_devices(config, jax.device_count())
-    if config.family != 'style':
+    if config.family != 'style':  # before jax looks for devices (and logs what it does not find)
       raise ConfigError(f'config.family: this benchmark times the style family, got {config.family!r}')
+    check_devices(config, jax.device_count())
   except ConfigError as e:
     sys.exit(f'error: {e}')
   g_every = config.g_reg_interval if config.pl_weight else 1
