@@ -181,6 +181,11 @@ def _check_config(role: str, model) -> None:
       raise ConfigError(f'config.{role}.{field}: must be positive, got {model[field]}')
 
 
+def _classes(module) -> int:
+  """The classes the module is conditioned on: the dataset's with conditioning 'class', else 0."""
+  return module.num_classes if module.conditioning == 'class' else 0
+
+
 def _check_shape(module, shape: tuple[int, ...]) -> None:
   """The base resolution against the images' shape."""
   role = 'generator' if isinstance(module, StyleGAN2Generator) else 'discriminator'
@@ -217,9 +222,7 @@ class StyleGAN2Generator(nn.Module):
   check_shape = _check_shape
   check_config = staticmethod(_check_config)
 
-  @property
-  def classes(self) -> int:
-    return self.num_classes if self.conditioning == 'class' else 0
+  classes = property(_classes)
 
   @property
   def num_blocks(self) -> int:
@@ -340,9 +343,7 @@ class StyleGAN2Discriminator(nn.Module):
   check_shape = _check_shape
   check_config = staticmethod(_check_config)
 
-  @property
-  def classes(self) -> int:
-    return self.num_classes if self.conditioning == 'class' else 0
+  classes = property(_classes)
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None,
